@@ -1,0 +1,128 @@
+/*
+ * Internal declarations shared by the library's source files. Names that
+ * cross files use the mmi_ prefix; nothing here is exported.
+ */
+#ifndef MMAPIO_INTERNAL_H
+#define MMAPIO_INTERNAL_H
+
+#include "mmapio.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MMI_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MMI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MMI_LIKELY(x) (x)
+#define MMI_UNLIKELY(x) (x)
+#define MMI_PRINTF(f, a)
+#endif
+
+/* An address range that is no longer the live mapping but stays reserved
+ * until close, so pointers into it never dangle (growth that moved). */
+typedef struct mmi_region {
+  unsigned char *base; /* start of the reservation */
+  size_t mapped;       /* bytes mapped to the file from base */
+  size_t reserve;      /* bytes of address space reserved from base */
+} mmi_region;
+
+struct mmapio_map {
+  /* Read without a lock by every access path; see mmi_snapshot(). */
+  _Atomic(unsigned char *) base; /* start of the live mapping */
+  _Atomic uint64_t len;          /* logical length in bytes */
+
+  /* Written once at open, read-only afterwards. */
+  int fd;                /* owned; -1 after mmapio_unmap took it */
+  mmapio_mode mode;      /* RO, RW or COW */
+  bool anonymous;        /* memfd-backed: flush is a no-op */
+  unsigned opt_flags;    /* MMAPIO_OPT_* given at open */
+  mmapio_flush_policy policy; /* implicit flushing after updates */
+  uint64_t policy_arg;   /* bytes or writes for EVERY_* */
+  char *path;            /* copy of the path, or NULL */
+
+  _Atomic unsigned refs;       /* caller's reference + one per pin */
+  _Atomic uint64_t pending;    /* bytes updated and not yet flushed */
+  _Atomic uint64_t writes;     /* updates since the last policy flush */
+  _Atomic int sticky_errno;    /* errno of the first failed flush, or 0 */
+
+  /* Guarded by mu: resize, pins and the regions. */
+  pthread_mutex_t mu;
+  mmi_region live;         /* the live reservation (base == live.base) */
+  mmi_region *retired;     /* earlier reservations kept until close */
+  size_t nretired;         /* entries in retired */
+  mmapio_pin pins;         /* sentinel of the circular pin list */
+};
+
+/* ---- errors.c ---- */
+
+/* Records the calling thread's error detail and returns code. os_err and
+ * syscall describe the failing system call (0 / NULL when none). */
+int mmi_fail(int code, int os_err, const char *syscall, const char *fmt,
+             ...) MMI_PRINTF(4, 5);
+
+/* ---- bounds (inline: on every access path) ---- */
+
+/* True when [off, off+len) lies inside [0, size); overflow-safe. */
+static inline bool mmi_in_bounds(uint64_t off, uint64_t len, uint64_t size) {
+  return off <= size && len <= size - off;
+}
+
+/* Fails with OUT_OF_BOUNDS for fn, naming the numbers. */
+int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len, uint64_t size);
+
+/*
+ * A consistent (base, length) pair for readers, without a lock. Growth
+ * that moves the mapping publishes the new base before the new length;
+ * a reader that sees the same base before and after reading the length
+ * holds a pair whose every byte is addressable (see resize.c).
+ */
+static inline unsigned char *mmi_snapshot(const mmapio_map *m, uint64_t *len) {
+  for (;;) {
+    unsigned char *b =
+        atomic_load_explicit(&((mmapio_map *)m)->base, memory_order_acquire);
+    uint64_t l =
+        atomic_load_explicit(&((mmapio_map *)m)->len, memory_order_acquire);
+    if (MMI_LIKELY(b == atomic_load_explicit(&((mmapio_map *)m)->base,
+                                             memory_order_relaxed))) {
+      *len = l;
+      return b;
+    }
+  }
+}
+
+/* ---- mapping.c: address-space mechanics ---- */
+
+size_t mmi_page(void);
+uint64_t mmi_round_page(uint64_t v);
+/* Reserves reserve bytes (PROT_NONE) and maps [0, mapped) of the file at
+ * its start. */
+int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
+                      size_t reserve);
+/* Maps file bytes [r->mapped, upto) into the reservation. */
+int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto);
+/* Replaces [keep, r->mapped) with private zero memory; r->mapped = keep. */
+int mmi_region_quarantine(mmi_region *r, size_t keep);
+void mmi_region_release(mmi_region *r);
+int mmi_prot(mmapio_mode mode);
+
+/* ---- open.c ---- */
+
+/* Drops one reference; the last one closes the fd and frees m. */
+void mmi_release(mmapio_map *m);
+
+/* ---- flush.c ---- */
+
+/* Applies the flush policy after an update of [off, off+len). */
+int mmi_after_update(mmapio_map *m, uint64_t off, size_t len);
+
+/* ---- pin.c ---- */
+
+/* The largest end of any live pin (0 if none); caller holds m->mu. */
+uint64_t mmi_pinned_end(const mmapio_map *m);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Address-space mechanics. A region is a PROT_NONE reservation whose
+ * first `mapped` bytes map the file at the same offsets. Growing maps
+ * more of the file into the reservation; shrinking replaces the cut
+ * pages with private zero memory ("quarantine"), so a stale pointer
+ * reads zeros instead of faulting on a page past the end of the file or
+ * aliasing some later mapping. Nothing is unmapped before close.
+ */
+#include "internal.h"
+#include "platform.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static _Atomic size_t page_cache;
+
+size_t mmi_page(void) {
+  size_t p = atomic_load_explicit(&page_cache, memory_order_relaxed);
+  if (MMI_UNLIKELY(p == 0)) {
+    long v = sysconf(_SC_PAGESIZE);
+    p = v > 0 ? (size_t)v : 4096;
+    atomic_store_explicit(&page_cache, p, memory_order_relaxed);
+  }
+  return p;
+}
+
+uint64_t mmi_round_page(uint64_t v) {
+  uint64_t p = mmi_page();
+  return (v + p - 1) & ~(p - 1);
+}
+
+int mmi_prot(mmapio_mode mode) {
+  return mode == MMAPIO_MODE_RO ? PROT_READ : PROT_READ | PROT_WRITE;
+}
+
+static int share_flag(const mmapio_map *m) {
+  return m->mode == MMAPIO_MODE_COW ? MAP_PRIVATE : MAP_SHARED;
+}
+
+static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
+                    size_t upto) {
+  void *p = mmi_sys.mmap(at + from, upto - from, mmi_prot(m->mode),
+                         share_flag(m) | MAP_FIXED, m->fd, (off_t)from);
+  if (p == MAP_FAILED)
+    return mmi_fail(MMAPIO_E_IO, errno, "mmap",
+                    "mapping file bytes [%zu, %zu) failed", from, upto);
+  return 0;
+}
+
+static int map_zeros(unsigned char *at, size_t len) {
+  void *p = mmi_sys.mmap(at, len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+                             mmi_map_noreserve(),
+                         -1, 0);
+  if (p == MAP_FAILED)
+    return mmi_fail(MMAPIO_E_IO, errno, "mmap",
+                    "replacing %zu bytes with private zero memory failed",
+                    len);
+  return 0;
+}
+
+int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
+                      size_t reserve) {
+  unsigned char *base = mmi_reserve_at(NULL, reserve);
+  if (base == NULL)
+    return mmi_fail(MMAPIO_E_IO, errno, "mmap",
+                    "reserving %zu bytes of address space failed", reserve);
+  if (mapped > 0) {
+    int rc = map_file(base, m, 0, mapped);
+    if (rc != 0) {
+      munmap(base, reserve);
+      return rc;
+    }
+  }
+  r->base = base;
+  r->mapped = mapped;
+  r->reserve = reserve;
+  return 0;
+}
+
+int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto) {
+  if (upto <= r->mapped)
+    return 0;
+  int rc = map_file(r->base, m, r->mapped, upto);
+  if (rc != 0) {
+    /* A failed MAP_FIXED may have dropped what was there; put back
+     * memory that is safe to touch. The detail of rc is kept. */
+    int saved = errno;
+    map_zeros(r->base + r->mapped, upto - r->mapped);
+    errno = saved;
+    return rc;
+  }
+  r->mapped = upto;
+  return 0;
+}
+
+int mmi_region_quarantine(mmi_region *r, size_t keep) {
+  if (keep >= r->mapped)
+    return 0;
+  int rc = map_zeros(r->base + keep, r->mapped - keep);
+  if (rc == 0)
+    r->mapped = keep;
+  return rc;
+}
+
+void mmi_region_release(mmi_region *r) {
+  if (r->base != NULL)
+    munmap(r->base, r->reserve);
+  r->base = NULL;
+  r->mapped = r->reserve = 0;
+}

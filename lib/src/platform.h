@@ -1,0 +1,31 @@
+/* The platform layer's functions (sys.c). Internal. */
+#ifndef MMAPIO_PLATFORM_H
+#define MMAPIO_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Flags every open() of the library adds: close-on-exec, non-blocking. */
+int mmi_open_flags(void);
+/* MAP_NORESERVE where the platform has it, else 0. */
+int mmi_map_noreserve(void);
+/* Reserves len bytes of PROT_NONE address space, exactly at addr when
+ * addr is not NULL (never replacing an existing mapping). NULL and errno
+ * on failure. */
+void *mmi_reserve_at(void *addr, size_t len);
+/* An unnamed file in dir (O_TMPFILE); -1 and errno (EOPNOTSUPP where the
+ * platform has none). */
+int mmi_open_tmpfile(const char *dir, unsigned perm);
+/* Gives an O_TMPFILE file the name path; fails with EEXIST if taken. */
+int mmi_link_tmpfile(int fd, const char *path);
+
+/* The first data byte at or after off (size when only a hole remains;
+ * off itself where the platform cannot tell). */
+uint64_t mmi_seek_data(int fd, uint64_t off, uint64_t size);
+/* The first hole at or after off, at most size. */
+uint64_t mmi_seek_hole(int fd, uint64_t off, uint64_t size);
+/* Copies len bytes at off from in to the same offset of out, in the
+ * kernel where it can. Returns 0 or an errno value. */
+int mmi_copy_range(int in, int out, uint64_t off, uint64_t len);
+
+#endif
