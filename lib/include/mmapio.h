@@ -140,7 +140,9 @@ typedef enum mmapio_flush_policy {
   MMAPIO_FLUSH_MANUAL = 0,      /* only explicit flushes (default) */
   MMAPIO_FLUSH_ALWAYS = 1,      /* flush each update's range after it */
   MMAPIO_FLUSH_EVERY_BYTES = 2, /* flush once pending bytes reach arg */
-  MMAPIO_FLUSH_EVERY_WRITES = 3 /* flush after every arg updates */
+  MMAPIO_FLUSH_EVERY_WRITES = 3, /* flush after every arg updates */
+  MMAPIO_FLUSH_EVERY_MILLIS = 4  /* a background thread flushes every arg
+                                    milliseconds while anything is dirty */
 } mmapio_flush_policy;
 /** NEVER is the same policy as MANUAL: nothing is flushed implicitly. */
 #define MMAPIO_FLUSH_NEVER MMAPIO_FLUSH_MANUAL
@@ -149,8 +151,11 @@ typedef enum mmapio_flush_policy {
 #define MMAPIO_OPT_NOFOLLOW 0x1u    /* refuse a symlink as the final path */
 #define MMAPIO_OPT_PREALLOCATE 0x2u /* allocate disk blocks on create/grow */
 #define MMAPIO_OPT_SYNC_DIR 0x4u    /* fsync the parent dir after creating */
+#define MMAPIO_OPT_HUGEPAGES 0x8u   /* ask for huge pages, best effort */
+#define MMAPIO_OPT_TOUCH_EAGER 0x10u /* fault every page in at open */
 #define MMAPIO_OPT_ALL_                                                        \
-  (MMAPIO_OPT_NOFOLLOW | MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR)
+  (MMAPIO_OPT_NOFOLLOW | MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR |        \
+   MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER)
 
 /* How mmapio_open_ex() treats the path. */
 typedef enum mmapio_disposition {
@@ -172,7 +177,7 @@ typedef struct mmapio_options {
   unsigned flags;           /* MMAPIO_OPT_* */
   unsigned perm;            /* creation permission bits, default 0644 */
   mmapio_flush_policy flush_policy; /* RW only; default MANUAL */
-  uint64_t flush_arg;       /* bytes or writes for EVERY_* policies */
+  uint64_t flush_arg;       /* bytes, writes or ms for EVERY_* policies */
   uint64_t reserve;         /* address space to reserve; 0 = default */
 } mmapio_options;
 
@@ -241,6 +246,8 @@ MMAPIO_API uint64_t mmapio_max_size(void);
  *    MMAPIO_OPT_NOFOLLOW (ELOOP), too large for the address space
  *    (EOVERFLOW), or any other OS failure (errno in the detail).
  *  - MMAPIO_E_NO_MEMORY: allocating the handle failed.
+ *  - MMAPIO_E_IO: with EVERY_MILLIS, the flusher thread could not be
+ *    started (errno in the detail).
  */
 MMAPIO_API int mmapio_open_ex(mmapio_map **out, const char *path,
                               const mmapio_options *opts,
@@ -596,6 +603,15 @@ MMAPIO_API int mmapio_copy_file(const char *src, const char *dst);
  *  - MMAPIO_E_IO: the file does not exist or cannot be removed.
  */
 MMAPIO_API int mmapio_delete_file(const char *path);
+
+/* ==== BEGIN background ==== */
+/* ==== END background ==== */
+
+/* ==== BEGIN memory ==== */
+/* ==== END memory ==== */
+
+/* ==== BEGIN views ==== */
+/* ==== END views ==== */
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,8 @@ struct mmapio_map {
   mmi_region *retired;     /* earlier reservations kept until close */
   size_t nretired;         /* entries in retired */
   mmapio_pin pins;         /* sentinel of the circular pin list */
+
+  struct mmi_flusher *flusher; /* EVERY_MILLIS thread, or NULL */
 };
 
 /* ---- errors.c ---- */
@@ -119,6 +121,26 @@ void mmi_release(mmapio_map *m);
 
 /* Applies the flush policy after an update of [off, off+len). */
 int mmi_after_update(mmapio_map *m, uint64_t off, size_t len);
+
+/* ---- flusher.c ---- */
+
+/* Starts the EVERY_MILLIS thread for m (0 or MMAPIO_E_*). */
+int mmi_flusher_start(mmapio_map *m);
+/* Stops and joins it; no-op when there is none. */
+void mmi_flusher_stop(mmapio_map *m);
+
+/* ---- open.c ---- */
+
+/* Builds a handle over fd, which it owns only on success. */
+int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
+               const mmapio_options *o, uint64_t size);
+
+/* ---- hints.c ---- */
+
+/* Applies the best-effort open hints (huge pages, eager touch) in flags
+ * to a new mapping. Never fails: a hint that cannot be honoured is
+ * skipped. */
+void mmi_apply_hints(mmapio_map *m, unsigned flags);
 
 /* ---- pin.c ---- */
 

@@ -70,8 +70,7 @@ static size_t reserve_for(mmapio_mode mode, size_t mapped, uint64_t asked) {
   return twice > floor ? twice : floor;
 }
 
-/* Builds a handle over fd (not closed on failure). */
-static int map_fd(mmapio_map **out, int fd, mmapio_mode mode,
+int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode,
                   const char *path, const mmapio_options *o, uint64_t size) {
   mmapio_map *m = calloc(1, sizeof *m);
   if (m == NULL)
@@ -102,6 +101,15 @@ static int map_fd(mmapio_map **out, int fd, mmapio_mode mode,
   atomic_init(&m->base, m->live.base);
   atomic_init(&m->len, size);
   atomic_init(&m->refs, 1);
+  if (m->policy == MMAPIO_FLUSH_EVERY_MILLIS && (rc = mmi_flusher_start(m))) {
+    mmi_region_release(&m->live);
+    pthread_mutex_destroy(&m->mu);
+    free(m->path);
+    free(m);
+    return rc;
+  }
+  if (o->flags & (MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER))
+    mmi_apply_hints(m, o->flags);
   *out = m;
   return 0;
 }
@@ -115,7 +123,7 @@ static int open_existing(mmapio_map **out, const char *path,
     return fd;
   int rc = check_existing_size(fn, (uint64_t)st.st_size, o->mode);
   if (rc == 0)
-    rc = map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
+    rc = mmi_map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
   if (rc != 0)
     close(fd);
   return rc;
@@ -157,7 +165,7 @@ static int create_truncate(mmapio_map **out, const char *path,
     close(fd);
     return rc;
   }
-  rc = map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
+  rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
   if (rc != 0)
     close(fd);
   return rc;
@@ -216,7 +224,7 @@ static int open_or_create(mmapio_map **out, const char *path,
     if (fd >= 0) {
       int rc = check_existing_size(fn, (uint64_t)st.st_size, o->mode);
       if (rc == 0)
-        rc = map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
+        rc = mmi_map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
       if (rc != 0)
         close(fd);
       return rc;
@@ -236,7 +244,7 @@ static int open_or_create(mmapio_map **out, const char *path,
       close(fd);
       return rc;
     }
-    rc = map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
+    rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
     if (rc != 0)
       close(fd);
     return rc;
@@ -257,13 +265,11 @@ static int check_options(const char *fn, const mmapio_options *o,
     why = "unknown disposition";
   else if (how != MMAPIO_OPEN && o->mode != MMAPIO_MODE_RW)
     why = "creating requires mode RW";
-  else if ((unsigned)o->flush_policy > MMAPIO_FLUSH_EVERY_WRITES)
+  else if ((unsigned)o->flush_policy > MMAPIO_FLUSH_EVERY_MILLIS)
     why = "unknown flush policy";
   else if (o->flush_policy != MMAPIO_FLUSH_MANUAL && o->mode != MMAPIO_MODE_RW)
     why = "a flush policy needs mode RW";
-  else if ((o->flush_policy == MMAPIO_FLUSH_EVERY_BYTES ||
-            o->flush_policy == MMAPIO_FLUSH_EVERY_WRITES) &&
-           o->flush_arg == 0)
+  else if (o->flush_policy >= MMAPIO_FLUSH_EVERY_BYTES && o->flush_arg == 0)
     why = "an EVERY_* flush policy needs flush_arg > 0";
   if (why == NULL)
     return 0;
@@ -339,10 +345,11 @@ int mmapio_from_fd(mmapio_map **out, int fd, mmapio_mode mode,
     return rc;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;
-  return map_fd(out, fd, mode, path, &o, (uint64_t)st.st_size);
+  return mmi_map_fd(out, fd, mode, path, &o, (uint64_t)st.st_size);
 }
 
 static void teardown(mmapio_map *m) {
+  mmi_flusher_stop(m);
   mmi_region_release(&m->live);
   for (size_t i = 0; i < m->nretired; i++)
     mmi_region_release(&m->retired[i]);

@@ -28,4 +28,8 @@ uint64_t mmi_seek_hole(int fd, uint64_t off, uint64_t size);
  * kernel where it can. Returns 0 or an errno value. */
 int mmi_copy_range(int in, int out, uint64_t off, uint64_t len);
 
+/* Whether the file has dirty or writeback pages in the page cache: 1
+ * yes, 0 no, -1 cannot tell on this platform/kernel. */
+int mmi_file_dirty(int fd);
+
 #endif

@@ -1,0 +1,100 @@
+/*
+ * The EVERY_MILLIS policy: one thread per handle wakes every period and
+ * flushes durably when anything is dirty — bytes counted by
+ * mmapio_update, or dirty page-cache pages of the file, which also
+ * covers writes through views, raw pointers and atomics. It is joined
+ * before the handle's memory goes (close or unmap). A failure is sticky
+ * (flush.c) and reported by the next explicit flush.
+ */
+#include "internal.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct mmi_flusher {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;
+  bool stop;         /* guarded by mu */
+  uint64_t period_ms;
+  mmapio_map *map;
+};
+
+static bool has_dirty(mmapio_map *m) {
+  if (atomic_load_explicit(&m->pending, memory_order_relaxed) > 0)
+    return true;
+  /* Unknown (no cachestat) counts as dirty: flushing is the safe side. */
+  return mmi_file_dirty(m->fd) != 0;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ms) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += (time_t)(ms / 1000);
+  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+static void *flusher_main(void *arg) {
+  struct mmi_flusher *f = arg;
+  pthread_mutex_lock(&f->mu);
+  while (!f->stop) {
+    struct timespec ts;
+    deadline_after(&ts, f->period_ms);
+    while (!f->stop &&
+           pthread_cond_timedwait(&f->wake, &f->mu, &ts) != ETIMEDOUT) {
+    }
+    if (f->stop)
+      break;
+    pthread_mutex_unlock(&f->mu);
+    if (has_dirty(f->map))
+      (void)mmapio_flush(f->map);
+    pthread_mutex_lock(&f->mu);
+  }
+  pthread_mutex_unlock(&f->mu);
+  return NULL;
+}
+
+int mmi_flusher_start(mmapio_map *m) {
+  struct mmi_flusher *f = calloc(1, sizeof *f);
+  if (f == NULL)
+    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
+                    "allocating the flusher failed");
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&f->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&f->mu, NULL);
+  f->period_ms = m->policy_arg;
+  f->map = m;
+  int e = pthread_create(&f->thread, NULL, flusher_main, f);
+  if (e != 0) {
+    pthread_cond_destroy(&f->wake);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+    return mmi_fail(MMAPIO_E_IO, e, "pthread_create",
+                    "starting the EVERY_MILLIS flusher thread failed");
+  }
+  m->flusher = f;
+  return 0;
+}
+
+void mmi_flusher_stop(mmapio_map *m) {
+  struct mmi_flusher *f = m->flusher;
+  if (f == NULL)
+    return;
+  pthread_mutex_lock(&f->mu);
+  f->stop = true;
+  pthread_cond_signal(&f->wake);
+  pthread_mutex_unlock(&f->mu);
+  pthread_join(f->thread, NULL);
+  pthread_cond_destroy(&f->wake);
+  pthread_mutex_destroy(&f->mu);
+  free(f);
+  m->flusher = NULL;
+}
