@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The one test command: formatting, then the suite under gcc, ASan+UBSan,
+# TSan and valgrind. CI runs exactly this (.ci/run).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/test.sh [--quick] [--no-install] [--help]
+
+Stages (each builds under build/<preset>/ and runs ctest there):
+  format    scripts/format.sh --check
+  gcc       gcc Debug build (-Werror), ctest            (preset debug)
+  asan      clang ASan+UBSan build, ctest               (preset asan)
+  tsan      clang TSan build, ctest                     (preset tsan)
+  valgrind  memcheck over the Debug conformance binaries
+
+  --quick       only the gcc and asan stages
+  --no-install  do not install missing Debian packages (only warn)
+  -h, --help    this text
+
+Every stage runs even if an earlier one failed. The last line is
+"N passed, N failed" over the stages; the exit status is 0 only when no
+stage failed.
+EOF
+}
+
+quick=0
+install=1
+for arg in "$@"; do
+  case $arg in
+  --quick) quick=1 ;;
+  --no-install) install=0 ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  *)
+    echo "test.sh: unknown argument '$arg'" >&2
+    usage >&2
+    exit 2
+    ;;
+  esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+
+packages=(cmake make gcc g++ clang libclang-rt-14-dev binutils git
+  catch2 libuv1-dev valgrind clang-format)
+if [ "$install" -eq 1 ]; then
+  rc=0
+  deps_ensure "${packages[@]}" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "test.sh: required packages are missing (see above)" >&2
+    exit "$rc"
+  fi
+else
+  deps_ensure --check "${packages[@]}" ||
+    echo "test.sh: --no-install: continuing without them" >&2
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+banner() {
+  echo
+  echo "=================================================================="
+  echo "== $*"
+  echo "=================================================================="
+}
+
+# configure + build + ctest for one preset (see CMakePresets.json).
+build_and_test() {
+  local preset=$1
+  cmake --preset "$preset" || return 1
+  cmake --build --preset "$preset" --parallel "$jobs" || return 1
+  [ "$preset" = debug ] && debug_built=1
+  ctest --preset "$preset" || return 1
+}
+
+stage_format() { scripts/format.sh --check; }
+stage_gcc() { build_and_test debug; }
+stage_asan() { build_and_test asan; }
+stage_tsan() { build_and_test tsan; }
+
+# The Debug (gcc, uninstrumented) binaries under memcheck, each run once as
+# a whole. Children of IPC tests are re-executed natively
+# (--trace-children=no); tests tagged [valgrind-skip] are excluded, and so
+# are hidden [.] tests, which an exclusion-only Catch2 filter would select.
+stage_valgrind() {
+  if [ "${debug_built:-0}" -ne 1 ]; then
+    echo "valgrind: the gcc Debug build did not succeed; nothing to run"
+    return 1
+  fi
+  local dir=build/debug/conformance bin ran=0 status=0
+  export MMAPIO_TEST_DIR="$root/$dir/testtmp"
+  mkdir -p "$MMAPIO_TEST_DIR"
+  for bin in mmapio_conformance mmapio_seam_tests; do
+    if [ ! -x "$dir/$bin" ]; then
+      echo "valgrind: $dir/$bin not built"
+      [ "$bin" = mmapio_conformance ] && status=1
+      continue
+    fi
+    echo "--- valgrind $dir/$bin"
+    ran=$((ran + 1))
+    valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+      --track-origins=yes --num-callers=30 --trace-children=no -q \
+      "$dir/$bin" '~[valgrind-skip]~[.]' || status=1
+  done
+  [ "$ran" -gt 0 ] || status=1
+  return "$status"
+}
+
+stages=(format gcc asan tsan valgrind)
+if [ "$quick" -eq 1 ]; then
+  stages=(gcc asan)
+fi
+declare -A title=(
+  [format]="format check (scripts/format.sh --check)"
+  [gcc]="gcc Debug build (-Werror) + ctest"
+  [asan]="clang ASan+UBSan build + ctest"
+  [tsan]="clang TSan build + ctest"
+  [valgrind]="valgrind memcheck of the conformance binaries"
+)
+
+passed=0
+failed=0
+summary=()
+i=0
+for s in "${stages[@]}"; do
+  i=$((i + 1))
+  banner "[$i/${#stages[@]}] $s: ${title[$s]}"
+  start=$SECONDS
+  rc=0
+  "stage_$s" || rc=$?
+  secs=$((SECONDS - start))
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1))
+    summary+=("PASS  $s (${secs}s)")
+  else
+    failed=$((failed + 1))
+    summary+=("FAIL  $s (${secs}s, status $rc)")
+  fi
+  echo "== $s: $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in ${secs}s"
+done
+
+banner "summary"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
