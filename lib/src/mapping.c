@@ -41,8 +41,13 @@ static int share_flag(const mmapio_map *m) {
 
 static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
                     size_t upto) {
+  /* A private writable mapping would otherwise be charged in full against
+   * the commit limit: a COW view of a 1 TiB sparse file must open, and
+   * only the pages it writes take memory. */
+  int noreserve = m->mode == MMAPIO_MODE_COW ? mmi_map_noreserve() : 0;
   void *p = mmi_sys.mmap(at + from, upto - from, mmi_prot(m->mode),
-                         share_flag(m) | MAP_FIXED, m->fd, (off_t)from);
+                         share_flag(m) | MAP_FIXED | noreserve, m->fd,
+                         (off_t)from);
   if (p == MAP_FAILED)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
                     "mapping file bytes [%zu, %zu) failed", from, upto);

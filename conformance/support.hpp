@@ -1,0 +1,404 @@
+// Shared helpers for the mmapio conformance suite (Catch2 v2, C++17).
+//
+// Stable interface (other test files rely on it):
+//   TempDir            RAII temp directory: path(name), dir()
+//   write_bytes, read_bytes, stat_of
+//   CHECK_OK / REQUIRE_OK        expression must return 0; on failure the
+//                                code's name and last_error message print
+//   CHECK_CODE / REQUIRE_CODE    expression must return a given code
+//   CHECK_BYTES / REQUIRE_BYTES  two byte strings are equal (a failure
+//                                prints the first difference, not the bytes)
+//   MapPtr             std::unique_ptr<mmapio_map> that calls mmapio_close
+//   run_in_child       runs a function in a forked child (hang guard,
+//                      result reported through a pipe; REQUIREs stay in
+//                      the parent)
+// Also: path_exists, pattern_bytes, tmpfs_base, map_sentinel /
+// close_unless_sentinel (untouched-output checks), mmapio_describe,
+// exhaust_memory_in_child / allocation_failure_testable (NO_MEMORY tests).
+#ifndef MMAPIO_CONFORMANCE_SUPPORT_HPP
+#define MMAPIO_CONFORMANCE_SUPPORT_HPP
+
+#include <catch2/catch.hpp>
+
+#include "mmapio.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// ------------------------------------------------------------------
+// Temporary directory
+// ------------------------------------------------------------------
+
+/** A fresh directory (mkdtemp under $MMAPIO_TEST_DIR, else /var/tmp),
+ *  removed with everything in it on destruction. */
+class TempDir {
+public:
+  TempDir() : TempDir(base_dir()) {}
+  explicit TempDir(const std::string &base) {
+    std::string tmpl = base + "/mmapio-test-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr)
+      throw std::runtime_error("mkdtemp(" + tmpl +
+                               ") failed: " + std::strerror(errno));
+    dir_ = buf.data();
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  ~TempDir() {
+    ::nftw(dir_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  }
+
+  /** dir()/name */
+  std::string path(const std::string &name) const { return dir_ + "/" + name; }
+  const std::string &dir() const { return dir_; }
+
+  static std::string base_dir() {
+    const char *env = std::getenv("MMAPIO_TEST_DIR");
+    return (env != nullptr && *env != '\0') ? std::string(env)
+                                            : std::string("/var/tmp");
+  }
+
+private:
+  static int remove_entry(const char *p, const struct stat *, int, struct FTW *) {
+    ::remove(p);
+    return 0;
+  }
+  std::string dir_;
+};
+
+// ------------------------------------------------------------------
+// Files
+// ------------------------------------------------------------------
+
+/** Creates or truncates p and writes bytes (mode 0644 before umask).
+ *  Throws on failure. */
+inline void write_bytes(const std::string &p, const std::string &bytes) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error("open(" + p + "): " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("write(" + p + "): " + std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
+/** The whole content of p. Throws on failure. */
+inline std::string read_bytes(const std::string &p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw std::runtime_error("open(" + p + "): " + std::strerror(errno));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("read(" + p + "): " + std::strerror(e));
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+/** stat of p (follows symlinks; use ::lstat for the link itself).
+ *  Throws on failure. */
+inline struct stat stat_of(const std::string &p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0)
+    throw std::runtime_error("stat(" + p + "): " + std::strerror(errno));
+  return st;
+}
+
+/** True when something (anything, even a dangling symlink) is at p. */
+inline bool path_exists(const std::string &p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+/** n bytes of a deterministic, non-zero-heavy pattern. */
+inline std::string pattern_bytes(size_t n, unsigned seed = 1) {
+  std::string s(n, '\0');
+  uint32_t x = 2463534242u ^ (seed * 2654435761u);
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s[i] = static_cast<char>(x & 0xff);
+  }
+  return s;
+}
+
+/** A directory on tmpfs (/dev/shm) when there is one, else "". tmpfs
+ *  allows sparse files beyond 128 TiB and refuses an oversized
+ *  fallocate up front, without using memory. */
+inline std::string tmpfs_base() {
+  struct statfs sf;
+  if (::statfs("/dev/shm", &sf) == 0 && sf.f_type == 0x01021994 /* TMPFS */)
+    return "/dev/shm";
+  return "";
+}
+
+// ------------------------------------------------------------------
+// Handles and result checks
+// ------------------------------------------------------------------
+
+struct MapCloser {
+  void operator()(mmapio_map *m) const noexcept { mmapio_close(m); }
+};
+/** Owns a handle; mmapio_close on destruction. */
+using MapPtr = std::unique_ptr<mmapio_map, MapCloser>;
+
+/** A pointer that is never a real handle: preset output parameters with
+ *  it to check that a failing call leaves them untouched. */
+inline mmapio_map *map_sentinel() {
+  static char storage;
+  return reinterpret_cast<mmapio_map *>(&storage);
+}
+
+/** Closes m unless it is the sentinel or NULL (cleanup after a call that
+ *  wrongly succeeded). */
+inline void close_unless_sentinel(mmapio_map *m) {
+  if (m != nullptr && m != map_sentinel())
+    mmapio_close(m);
+}
+
+/** "MMAPIO_E_IO (-1): message [os_errno 2, syscall open]" for rc. */
+inline std::string mmapio_describe(int rc) {
+  std::string s = mmapio_error_name(rc);
+  s += " (" + std::to_string(rc) + ")";
+  if (rc != 0) {
+    const mmapio_error *e = mmapio_last_error();
+    s += ": ";
+    s += e->message;
+    s += " [os_errno " + std::to_string(e->os_errno) + ", syscall " +
+         (e->syscall != nullptr ? e->syscall : "none") + "]";
+  }
+  return s;
+}
+
+#define MMAPIO_EXPECT_CODE_IMPL(assertion, expr, code)                        \
+  do {                                                                         \
+    const int mmapio_t_rc = (expr);                                            \
+    const int mmapio_t_want = (code);                                          \
+    INFO(#expr << " returned " << mmapio_describe(mmapio_t_rc)                 \
+               << "; expected " << mmapio_error_name(mmapio_t_want));          \
+    assertion(mmapio_t_rc == mmapio_t_want);                                   \
+  } while (0)
+
+/** expr must return 0; else the code's name and last error are printed. */
+#define CHECK_OK(expr) MMAPIO_EXPECT_CODE_IMPL(CHECK, expr, 0)
+#define REQUIRE_OK(expr) MMAPIO_EXPECT_CODE_IMPL(REQUIRE, expr, 0)
+/** expr must return code (an MMAPIO_E_* value). */
+#define CHECK_CODE(expr, code) MMAPIO_EXPECT_CODE_IMPL(CHECK, expr, code)
+#define REQUIRE_CODE(expr, code) MMAPIO_EXPECT_CODE_IMPL(REQUIRE, expr, code)
+
+/** "" when got equals want; else the sizes and the first difference, so
+ *  a failed comparison of large buffers prints one line, not the bytes. */
+inline std::string bytes_diff(const std::string &got, const std::string &want) {
+  if (got == want)
+    return std::string();
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i])
+    i++;
+  char buf[160];
+  const int g = i < got.size() ? static_cast<unsigned char>(got[i]) : -1;
+  const int w = i < want.size() ? static_cast<unsigned char>(want[i]) : -1;
+  std::snprintf(buf, sizeof buf,
+                "got %zu bytes, want %zu; first difference at offset %zu: "
+                "got %d, want %d (-1: past the end)",
+                got.size(), want.size(), i, g, w);
+  return buf;
+}
+
+/** got and want (anything a std::string can be made from) are equal. */
+#define CHECK_BYTES(got, want)                                                 \
+  CHECK(bytes_diff(std::string(got), std::string(want)) == std::string())
+#define REQUIRE_BYTES(got, want)                                               \
+  REQUIRE(bytes_diff(std::string(got), std::string(want)) == std::string())
+
+// ------------------------------------------------------------------
+// Forked children
+// ------------------------------------------------------------------
+
+/** What a child run with run_in_child reported. */
+struct ChildOutcome {
+  bool exited = false;   // the child exited normally
+  int exit_status = -1;  // its exit status (0 when it reported)
+  int term_signal = 0;   // the signal that killed it, if any
+  bool reported = false; // the function returned and its result arrived
+  int rc = 0;            // the function's return value
+  int extra = 0;         // a second value the function may set
+  int os_errno = 0;      // mmapio_last_error()->os_errno after the call
+  int code = 0;          // mmapio_last_error()->code after the call
+  char syscall[32] = {0};
+  char message[256] = {0};
+
+  std::string describe() const {
+    std::string s;
+    if (exited)
+      s = "child exited with status " + std::to_string(exit_status);
+    else
+      s = "child killed by signal " + std::to_string(term_signal) + " (" +
+          strsignal(term_signal) + ")" +
+          (term_signal == SIGALRM ? " - hang guard fired" : "");
+    if (reported)
+      s += "; rc " + std::string(mmapio_error_name(rc)) + " (" +
+           std::to_string(rc) + "), extra " + std::to_string(extra) +
+           ", os_errno " + std::to_string(os_errno) + ", syscall " +
+           (syscall[0] ? syscall : "none") + ", message \"" + message + "\"";
+    else
+      s += "; no result reported";
+    return s;
+  }
+};
+
+/** Runs int fn(int &extra) in a forked child and returns what it reported.
+ *  The child arms alarm(hang_guard_seconds) (a hang guard: a blocking bug
+ *  shows as SIGALRM, not as a stuck suite), never touches Catch2, and
+ *  leaves with _exit. Use only REQUIRE/CHECK on the outcome, in the
+ *  parent. */
+template <class Fn>
+ChildOutcome run_in_child(Fn &&fn, unsigned hang_guard_seconds = 30) {
+  ChildOutcome out;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(p[0]);
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGALRM};
+    for (int s : sigs)
+      ::signal(s, SIG_DFL);
+    ::alarm(hang_guard_seconds);
+    ChildOutcome r;
+    r.rc = fn(r.extra);
+    const mmapio_error *e = mmapio_last_error();
+    r.code = e->code;
+    r.os_errno = e->os_errno;
+    if (e->syscall != nullptr)
+      std::strncpy(r.syscall, e->syscall, sizeof r.syscall - 1);
+    std::memcpy(r.message, e->message, sizeof r.message);
+    r.message[sizeof r.message - 1] = '\0';
+    r.reported = true;
+    const char *b = reinterpret_cast<const char *>(&r);
+    size_t done = 0;
+    while (done < sizeof r) {
+      ssize_t n = ::write(p[1], b + done, sizeof r - done);
+      if (n <= 0)
+        ::_exit(120);
+      done += static_cast<size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  ChildOutcome got;
+  char *b = reinterpret_cast<char *>(&got);
+  size_t done = 0;
+  for (;;) {
+    ssize_t n = ::read(p[0], b + done, sizeof got - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    done += static_cast<size_t>(n);
+    if (done == sizeof got)
+      break;
+  }
+  ::close(p[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (done == sizeof got)
+    out = got;
+  else
+    out.reported = false;
+  out.exited = WIFEXITED(status);
+  out.exit_status = out.exited ? WEXITSTATUS(status) : -1;
+  out.term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return out;
+}
+
+// Under ASan or TSan the allocator aborts (or the runtime itself needs
+// address space) instead of malloc returning NULL, so allocation failures
+// cannot be provoked there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MMAPIO_SUPPORT_SANITIZED_ 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||    \
+    __has_feature(memory_sanitizer)
+#define MMAPIO_SUPPORT_SANITIZED_ 1
+#endif
+#endif
+
+/** False (with the reason in *why) when exhaust_memory_in_child cannot
+ *  make malloc return NULL in this build. */
+inline bool allocation_failure_testable(std::string *why) {
+#ifdef MMAPIO_SUPPORT_SANITIZED_
+  *why = "a sanitizer's allocator aborts instead of returning NULL when "
+         "memory runs out";
+  return false;
+#else
+  (void)why;
+  return true;
+#endif
+}
+
+/** For use only inside a run_in_child function: makes every further
+ *  allocation fail (RLIMIT_AS below the current size, then the heap's
+ *  free memory used up), so the next library call meets malloc == NULL. */
+inline void *volatile g_mmapio_sink;
+inline void exhaust_memory_in_child() {
+  // Fault in stack now: the stack cannot grow once RLIMIT_AS is low.
+  volatile char stack_reserve[256 * 1024];
+  for (size_t i = 0; i < sizeof stack_reserve; i += 1024)
+    stack_reserve[i] = 1;
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) == 0) {
+    rl.rlim_cur = 0;
+    ::setrlimit(RLIMIT_AS, &rl);
+  }
+  for (size_t s = size_t(1) << 30; s >= 1; s /= 2)
+    while ((g_mmapio_sink = std::malloc(s)) != nullptr) {
+    }
+  for (size_t s = 1; s <= 8192; s += 8)
+    while ((g_mmapio_sink = std::malloc(s)) != nullptr) {
+    }
+}
+
+#endif

@@ -1,0 +1,1611 @@
+// Opening and closing: options, open_ex, create, open, open_or_create,
+// from_fd, unmap, close, accessors. Happy paths and every documented
+// error (non-regular files and symlinks are in test_security.cpp).
+#include "support.hpp"
+#include "support_proc.hpp"
+
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+const std::string kContent = pattern_bytes(3 * 4096 + 123, 7);
+
+MapPtr open_map(const std::string &p, mmapio_mode mode) {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
+  REQUIRE(m != nullptr);
+  return MapPtr(m);
+}
+
+std::string view_all(const mmapio_map *m) {
+  const uint64_t n = mmapio_len(m);
+  const void *v = nullptr;
+  REQUIRE_OK(mmapio_view(m, 0, static_cast<size_t>(n), &v));
+  if (n == 0)
+    return std::string();
+  return std::string(static_cast<const char *>(v), static_cast<size_t>(n));
+}
+
+mmapio_options default_options() {
+  mmapio_options o = MMAPIO_OPTIONS_INIT;
+  return o;
+}
+
+// Enum parameters given values no enumerator has. 0 is a value of each
+// enum type (its range is 0..3), so it is passed directly; other values
+// are not, so they go through a pointer to the same function with an int
+// parameter in the enum's place (the C ABI passes such an enum as int),
+// which keeps C++ from ever holding an invalid enum value.
+using OpenIntFn = int (*)(mmapio_map **, const char *, int);
+using OpenExIntFn = int (*)(mmapio_map **, const char *,
+                            const mmapio_options *, int);
+using FromFdIntFn = int (*)(mmapio_map **, int, int, const char *);
+
+int open_with_mode(mmapio_map **out, const char *path, int mode) {
+  if (mode == 0)
+    return mmapio_open(out, path, mmapio_mode{});
+  return reinterpret_cast<OpenIntFn>(&mmapio_open)(out, path, mode);
+}
+
+int open_ex_with_disposition(mmapio_map **out, const char *path,
+                             const mmapio_options *o, int how) {
+  if (how == 0)
+    return mmapio_open_ex(out, path, o, mmapio_disposition{});
+  return reinterpret_cast<OpenExIntFn>(&mmapio_open_ex)(out, path, o, how);
+}
+
+int from_fd_with_mode(mmapio_map **out, int fd, int mode, const char *path) {
+  if (mode == 0)
+    return mmapio_from_fd(out, fd, mmapio_mode{}, path);
+  return reinterpret_cast<FromFdIntFn>(&mmapio_from_fd)(out, fd, mode, path);
+}
+
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+bool fd_closed(int fd) {
+  errno = 0;
+  return ::fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+// The state of an fd that a failing mmapio_from_fd must not change.
+struct FdState {
+  int fd_flags;
+  int fl_flags;
+  off_t pos;
+  ino_t ino;
+};
+
+FdState fd_state(int fd) {
+  FdState s{};
+  s.fd_flags = ::fcntl(fd, F_GETFD);
+  s.fl_flags = ::fcntl(fd, F_GETFL);
+  s.pos = ::lseek(fd, 0, SEEK_CUR);
+  struct stat st;
+  s.ino = ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+  return s;
+}
+
+void check_fd_untouched(int fd, const FdState &before) {
+  INFO("fd " << fd << " must still be open and unchanged");
+  REQUIRE(fd_open(fd));
+  const FdState now = fd_state(fd);
+  CHECK(now.fd_flags == before.fd_flags);
+  CHECK(now.fl_flags == before.fl_flags);
+  CHECK(now.pos == before.pos);
+  CHECK(now.ino == before.ino);
+}
+
+int open_fd(const std::string &p, int flags) {
+  int fd = ::open(p.c_str(), flags | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  return fd;
+}
+
+// A closed descriptor number (nothing else opens in between).
+int closed_fd_number() {
+  int fd = ::dup(0);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  return fd;
+}
+
+} // namespace
+
+// ------------------------------------------------------------------
+// Options
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_options_init fills the defaults", "[mmapio_options_init][open]") {
+  mmapio_options o;
+  std::memset(&o, 0xA5, sizeof o);
+  REQUIRE_OK(mmapio_options_init(&o));
+  const mmapio_options want = MMAPIO_OPTIONS_INIT;
+  CHECK(o.version == MMAPIO_OPTIONS_VERSION);
+  CHECK(o.version == want.version);
+  CHECK(o.mode == MMAPIO_MODE_RW);
+  CHECK(o.size == 0);
+  CHECK(o.flags == 0);
+  CHECK(o.perm == 0644);
+  CHECK(o.flush_policy == MMAPIO_FLUSH_MANUAL);
+  CHECK(o.flush_arg == 0);
+  CHECK(o.reserve == 0);
+  CHECK(o.mode == want.mode);
+  CHECK(o.perm == want.perm);
+}
+
+TEST_CASE("mmapio_options_init: INVALID_ARGUMENT when out is NULL",
+          "[mmapio_options_init][errors][open]") {
+  CHECK_CODE(mmapio_options_init(nullptr), MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(mmapio_last_error()->code == MMAPIO_E_INVALID_ARGUMENT);
+}
+
+TEST_CASE("mmapio_max_size: 128 TiB on 64-bit, 2 GiB on 32-bit", "[open]") {
+  if (sizeof(void *) == 8)
+    CHECK(mmapio_max_size() == (uint64_t(128) << 40));
+  else
+    CHECK(mmapio_max_size() == (uint64_t(2) << 30));
+}
+
+// ------------------------------------------------------------------
+// Happy paths
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_open: every mode maps the whole file", "[mmapio_open][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  MapPtr m = open_map(p, mode);
+  CHECK(mmapio_len(m.get()) == kContent.size());
+  CHECK_FALSE(mmapio_is_empty(m.get()));
+  CHECK(mmapio_mode_of(m.get()) == mode);
+  CHECK(mmapio_flush_policy_of(m.get()) == MMAPIO_FLUSH_MANUAL);
+  CHECK(mmapio_pending(m.get()) == 0);
+  REQUIRE(mmapio_path(m.get()) != nullptr);
+  CHECK(std::string(mmapio_path(m.get())) == p);
+  CHECK_BYTES(view_all(m.get()), kContent);
+
+  std::string buf(kContent.size(), '\0');
+  REQUIRE_OK(mmapio_read(m.get(), 0, &buf[0], buf.size()));
+  CHECK_BYTES(buf, kContent);
+
+  // The fd is the file's.
+  const int fd = mmapio_fd(m.get());
+  REQUIRE(fd >= 0);
+  struct stat st;
+  REQUIRE(::fstat(fd, &st) == 0);
+  CHECK(st.st_ino == stat_of(p).st_ino);
+  CHECK(st.st_dev == stat_of(p).st_dev);
+
+  // base is view(0)'s address, and views are base + off.
+  const void *v0 = nullptr;
+  const void *v10 = nullptr;
+  REQUIRE_OK(mmapio_view(m.get(), 0, 0, &v0));
+  REQUIRE_OK(mmapio_view(m.get(), 10, 1, &v10));
+  CHECK(mmapio_base(m.get()) == v0);
+  CHECK(static_cast<const char *>(v10) ==
+        static_cast<const char *>(mmapio_base(m.get())) + 10);
+
+  // Opening does not change the file.
+  m.reset();
+  CHECK_BYTES(read_bytes(p), kContent);
+}
+
+TEST_CASE("mmapio_open: RO on a zero-length file is an empty mapping",
+          "[mmapio_open][open]") {
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  MapPtr m = open_map(p, MMAPIO_MODE_RO);
+  CHECK(mmapio_len(m.get()) == 0);
+  CHECK(mmapio_is_empty(m.get()));
+  CHECK(mmapio_mode_of(m.get()) == MMAPIO_MODE_RO);
+  const void *v = nullptr;
+  CHECK_OK(mmapio_view(m.get(), 0, 0, &v));
+  CHECK_OK(mmapio_read(m.get(), 0, nullptr, 0));
+  CHECK_CODE(mmapio_view(m.get(), 0, 1, &v), MMAPIO_E_OUT_OF_BOUNDS);
+  CHECK_CODE(mmapio_view(m.get(), 1, 0, &v), MMAPIO_E_OUT_OF_BOUNDS);
+  CHECK(mmapio_fd(m.get()) >= 0);
+}
+
+TEST_CASE("mmapio_open_ex: OPEN maps an existing file in every mode",
+          "[mmapio_open_ex][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.mode = mode;
+  o.size = 1; // ignored by OPEN
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN));
+  MapPtr g(m);
+  CHECK(mmapio_mode_of(m) == mode);
+  CHECK(mmapio_len(m) == kContent.size());
+  CHECK_BYTES(view_all(m), kContent);
+  g.reset();
+  CHECK_BYTES(read_bytes(p), kContent);
+  CHECK(stat_of(p).st_size == static_cast<off_t>(kContent.size()));
+}
+
+TEST_CASE("mmapio_open_ex: CREATE creates or truncates to opts.size",
+          "[mmapio_open_ex][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_options o = default_options();
+  o.size = 10000;
+  SECTION("missing file is created") {}
+  SECTION("existing larger file is truncated") { write_bytes(p, kContent); }
+  SECTION("existing smaller file is reset and grown") {
+    write_bytes(p, "abcdef");
+  }
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE));
+  MapPtr g(m);
+  CHECK(mmapio_mode_of(m) == MMAPIO_MODE_RW);
+  CHECK(mmapio_len(m) == 10000);
+  CHECK_BYTES(view_all(m), std::string(10000, '\0'));
+  CHECK(stat_of(p).st_size == 10000);
+  CHECK_BYTES(read_bytes(p), std::string(10000, '\0'));
+}
+
+TEST_CASE("mmapio_open_ex: OPEN_OR_CREATE creates a missing file and keeps "
+          "an existing one",
+          "[mmapio_open_ex][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_options o = default_options();
+  o.size = 8192;
+  SECTION("missing: created at opts.size") {
+    mmapio_map *m = nullptr;
+    REQUIRE_OK(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN_OR_CREATE));
+    MapPtr g(m);
+    CHECK(mmapio_len(m) == 8192);
+    CHECK(stat_of(p).st_size == 8192);
+    CHECK_BYTES(view_all(m), std::string(8192, '\0'));
+  }
+  SECTION("existing: opened, content and size preserved") {
+    write_bytes(p, kContent);
+    mmapio_map *m = nullptr;
+    REQUIRE_OK(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN_OR_CREATE));
+    MapPtr g(m);
+    CHECK(mmapio_len(m) == kContent.size());
+    CHECK_BYTES(view_all(m), kContent);
+    g.reset();
+    CHECK_BYTES(read_bytes(p), kContent);
+  }
+}
+
+TEST_CASE("mmapio_open_ex: the flush policy is recorded on RW",
+          "[mmapio_open_ex][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  struct Row {
+    mmapio_flush_policy policy;
+    uint64_t arg;
+  };
+  const Row rows[] = {{MMAPIO_FLUSH_MANUAL, 0},
+                      {MMAPIO_FLUSH_ALWAYS, 0},
+                      {MMAPIO_FLUSH_EVERY_BYTES, 100},
+                      {MMAPIO_FLUSH_EVERY_WRITES, 3},
+                      {MMAPIO_FLUSH_EVERY_MILLIS, 1000}};
+  for (const Row &r : rows) {
+    INFO("policy " << r.policy);
+    mmapio_options o = default_options();
+    o.flush_policy = r.policy;
+    o.flush_arg = r.arg;
+    mmapio_map *m = nullptr;
+    REQUIRE_OK(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN));
+    MapPtr g(m);
+    CHECK(mmapio_flush_policy_of(m) == r.policy);
+  }
+  CHECK(MMAPIO_FLUSH_NEVER == MMAPIO_FLUSH_MANUAL);
+}
+
+TEST_CASE("mmapio_create: a new zero-filled RW mapping of the size",
+          "[mmapio_create][open]") {
+  const uint64_t size = GENERATE(uint64_t(1), uint64_t(4095), uint64_t(4096),
+                                 uint64_t(4097), uint64_t(1 << 20) + 3);
+  INFO("size " << size);
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
+  MapPtr g(m);
+  CHECK(mmapio_len(m) == size);
+  CHECK(mmapio_mode_of(m) == MMAPIO_MODE_RW);
+  CHECK(mmapio_flush_policy_of(m) == MMAPIO_FLUSH_MANUAL);
+  CHECK(stat_of(p).st_size == static_cast<off_t>(size));
+  CHECK(S_ISREG(stat_of(p).st_mode));
+  CHECK_BYTES(view_all(m), std::string(static_cast<size_t>(size), '\0'));
+  REQUIRE(mmapio_path(m) != nullptr);
+  CHECK(std::string(mmapio_path(m)) == p);
+}
+
+TEST_CASE("mmapio_open_or_create: creates at the default size",
+          "[mmapio_open_or_create][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_or_create(&m, p.c_str(), 5000));
+  MapPtr g(m);
+  CHECK(mmapio_len(m) == 5000);
+  CHECK(mmapio_mode_of(m) == MMAPIO_MODE_RW);
+  CHECK(stat_of(p).st_size == 5000);
+  CHECK_BYTES(view_all(m), std::string(5000, '\0'));
+}
+
+TEST_CASE("mmapio_open_or_create: opens an existing file without truncating",
+          "[mmapio_open_or_create][open]") {
+  // The default size is smaller, larger, and 0 (only used when creating).
+  const uint64_t dflt = GENERATE(uint64_t(0), uint64_t(10), uint64_t(1 << 20));
+  INFO("default_size " << dflt);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const ino_t ino = stat_of(p).st_ino;
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_or_create(&m, p.c_str(), dflt));
+  MapPtr g(m);
+  CHECK(mmapio_len(m) == kContent.size());
+  CHECK(mmapio_mode_of(m) == MMAPIO_MODE_RW);
+  CHECK_BYTES(view_all(m), kContent);
+  g.reset();
+  CHECK_BYTES(read_bytes(p), kContent);
+  CHECK(stat_of(p).st_ino == ino);
+}
+
+TEST_CASE("mmapio_from_fd: maps the fd and takes ownership",
+          "[mmapio_from_fd][open]") {
+  struct Row {
+    mmapio_mode mode;
+    int flags;
+  };
+  const Row row = GENERATE(Row{MMAPIO_MODE_RO, O_RDONLY},
+                           Row{MMAPIO_MODE_RO, O_RDWR},
+                           Row{MMAPIO_MODE_RW, O_RDWR},
+                           Row{MMAPIO_MODE_COW, O_RDONLY},
+                           Row{MMAPIO_MODE_COW, O_RDWR});
+  INFO("mode " << row.mode << " flags " << row.flags);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int fd = open_fd(p, row.flags);
+  char name[64];
+  std::snprintf(name, sizeof name, "%s", "informational-name");
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_from_fd(&m, fd, row.mode, name));
+  std::snprintf(name, sizeof name, "%s", "changed-by-caller");
+  CHECK(mmapio_fd(m) == fd);
+  CHECK(mmapio_mode_of(m) == row.mode);
+  CHECK(mmapio_len(m) == kContent.size());
+  CHECK_BYTES(view_all(m), kContent);
+  REQUIRE(mmapio_path(m) != nullptr);
+  CHECK(std::string(mmapio_path(m)) == "informational-name");
+  CHECK(fd_open(fd));
+  mmapio_close(m);
+  CHECK(fd_closed(fd));
+}
+
+TEST_CASE("mmapio_from_fd: path may be NULL", "[mmapio_from_fd][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int fd = open_fd(p, O_RDONLY);
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, nullptr));
+  MapPtr g(m);
+  CHECK(mmapio_path(m) == nullptr);
+  CHECK_BYTES(view_all(m), kContent);
+}
+
+TEST_CASE("mmapio_from_fd: RO on an empty file is an empty mapping",
+          "[mmapio_from_fd][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, "");
+  const int fd = open_fd(p, O_RDONLY);
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, p.c_str()));
+  CHECK(mmapio_len(m) == 0);
+  CHECK(mmapio_is_empty(m));
+  mmapio_close(m);
+  CHECK(fd_closed(fd));
+}
+
+TEST_CASE("mmapio_unmap: hands back a working fd", "[mmapio_unmap][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RW));
+  const int lib_fd = mmapio_fd(m);
+  REQUIRE_OK(mmapio_update(m, 0, "UPDATED", 7));
+  int fd = -1;
+  REQUIRE_OK(mmapio_unmap(m, &fd));
+  REQUIRE(fd >= 0);
+  CHECK(fd == lib_fd);
+  CHECK(fd_open(fd));
+  struct stat st;
+  REQUIRE(::fstat(fd, &st) == 0);
+  CHECK(st.st_ino == stat_of(p).st_ino);
+
+  // The mapping's write is in the file.
+  char buf[7];
+  REQUIRE(::pread(fd, buf, 7, 0) == 7);
+  CHECK(std::string(buf, 7) == "UPDATED");
+
+  // A write through the fd is visible in a new mapping.
+  REQUIRE(::pwrite(fd, "via-fd", 6, 100) == 6);
+  ::close(fd);
+  MapPtr again = open_map(p, MMAPIO_MODE_RO);
+  const void *v = nullptr;
+  REQUIRE_OK(mmapio_view(again.get(), 100, 6, &v));
+  CHECK_BYTES(std::string(static_cast<const char *>(v), 6), "via-fd");
+}
+
+TEST_CASE("mmapio_close: NULL is a no-op", "[mmapio_close][open]") {
+  mmapio_clear_error();
+  mmapio_close(nullptr);
+  CHECK(mmapio_last_error()->code == 0);
+}
+
+TEST_CASE("mmapio_close: closes the fd", "[mmapio_close][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
+  const int fd = mmapio_fd(m);
+  REQUIRE(fd_open(fd));
+  mmapio_close(m);
+  CHECK(fd_closed(fd));
+}
+
+TEST_CASE("accessors: values for a NULL handle, no error set",
+          "[access][open]") {
+  mmapio_map *x = nullptr;
+  REQUIRE_CODE(mmapio_open(&x, "", MMAPIO_MODE_RO), MMAPIO_E_IO);
+  const mmapio_error before = *mmapio_last_error();
+  CHECK(mmapio_len(nullptr) == 0);
+  CHECK(mmapio_is_empty(nullptr));
+  CHECK(mmapio_path(nullptr) == nullptr);
+  CHECK(static_cast<int>(mmapio_mode_of(nullptr)) == 0);
+  CHECK(mmapio_flush_policy_of(nullptr) == MMAPIO_FLUSH_MANUAL);
+  CHECK(mmapio_pending(nullptr) == 0);
+  CHECK(mmapio_fd(nullptr) == -1);
+  CHECK(mmapio_base(nullptr) == nullptr);
+  const mmapio_error *after = mmapio_last_error();
+  CHECK(after->code == before.code);
+  CHECK(after->os_errno == before.os_errno);
+  CHECK(std::string(after->message) == before.message);
+}
+
+// ------------------------------------------------------------------
+// mmapio_open_ex errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when out, path or opts is NULL",
+          "[mmapio_open_ex][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_options o = default_options();
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  SECTION("out is NULL") {
+    CHECK_CODE(mmapio_open_ex(nullptr, p.c_str(), &o, MMAPIO_CREATE),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_FALSE(path_exists(p));
+  }
+  SECTION("path is NULL") {
+    CHECK_CODE(mmapio_open_ex(&m, nullptr, &o, MMAPIO_CREATE),
+               MMAPIO_E_INVALID_ARGUMENT);
+  }
+  SECTION("opts is NULL") {
+    CHECK_CODE(mmapio_open_ex(&m, p.c_str(), nullptr, MMAPIO_CREATE),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_FALSE(path_exists(p));
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when opts->version is not "
+          "MMAPIO_OPTIONS_VERSION",
+          "[mmapio_open_ex][errors][open]") {
+  const unsigned version = GENERATE(0u, 2u, 0xFFFFFFFFu);
+  INFO("version " << version);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.version = version;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  o.size = 4096;
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(p), kContent);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when a flag is unknown",
+          "[mmapio_open_ex][errors][open]") {
+  // Bits outside MMAPIO_OPT_ALL_: the lowest one, the highest one, all.
+  const unsigned unknown = ~MMAPIO_OPT_ALL_;
+  const unsigned flag =
+      GENERATE_COPY(unknown & (0u - unknown), 0x80000000u, unknown,
+                    MMAPIO_OPT_NOFOLLOW | (unknown & (0u - unknown)));
+  INFO("flags " << flag);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.flags = flag;
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o,
+                            MMAPIO_OPEN_OR_CREATE),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(p), kContent);
+  CHECK_FALSE(path_exists(d.path("new")));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the mode is unknown",
+          "[mmapio_open_ex][errors][open]") {
+  const int mode = GENERATE(0, 4, 100, -1);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  std::memcpy(&o.mode, &mode, sizeof o.mode);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the flush policy is unknown",
+          "[mmapio_open_ex][errors][open]") {
+  const int policy = GENERATE(int(MMAPIO_FLUSH_EVERY_MILLIS) + 1, 100, -1);
+  INFO("policy " << policy);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  std::memcpy(&o.flush_policy, &policy, sizeof o.flush_policy);
+  o.flush_arg = 10;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the disposition is unknown",
+          "[mmapio_open_ex][errors][open]") {
+  const int how = GENERATE(0, 4, 100, -1);
+  INFO("disposition " << how);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(open_ex_with_disposition(&m, p.c_str(), &o, how),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(open_ex_with_disposition(&m, d.path("new").c_str(), &o, how),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(p), kContent);
+  CHECK_FALSE(path_exists(d.path("new")));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when a flush policy other than "
+          "MANUAL is set on a non-RW mode",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
+  const mmapio_flush_policy policy =
+      GENERATE(MMAPIO_FLUSH_ALWAYS, MMAPIO_FLUSH_EVERY_BYTES,
+               MMAPIO_FLUSH_EVERY_WRITES, MMAPIO_FLUSH_EVERY_MILLIS);
+  INFO("mode " << mode << " policy " << policy);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.mode = mode;
+  o.flush_policy = policy;
+  o.flush_arg = 4096;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when an EVERY_* policy has "
+          "flush_arg 0",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_flush_policy policy =
+      GENERATE(MMAPIO_FLUSH_EVERY_BYTES, MMAPIO_FLUSH_EVERY_WRITES,
+               MMAPIO_FLUSH_EVERY_MILLIS);
+  INFO("policy " << policy);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_options o = default_options();
+  o.flush_policy = policy;
+  o.flush_arg = 0;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+             MMAPIO_E_INVALID_ARGUMENT);
+  o.size = 4096;
+  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o, MMAPIO_CREATE),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(d.path("new")));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when CREATE or OPEN_OR_CREATE "
+          "asks for a mode other than RW",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
+  const mmapio_disposition how =
+      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  INFO("mode " << mode << " disposition " << how);
+  TempDir d;
+  const std::string existing = d.path("f");
+  write_bytes(existing, kContent);
+  mmapio_options o = default_options();
+  o.mode = mode;
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, existing.c_str(), &o, how),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o, how),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(existing), kContent);
+  CHECK_FALSE(path_exists(d.path("new")));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating with size 0",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_disposition how =
+      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  INFO("disposition " << how);
+  TempDir d;
+  mmapio_options o = default_options();
+  o.size = 0;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o, how),
+             MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(d.path("new")));
+  if (how == MMAPIO_CREATE) {
+    // An existing file is not truncated by a refused create.
+    write_bytes(d.path("f"), kContent);
+    CHECK_CODE(mmapio_open_ex(&m, d.path("f").c_str(), &o, how),
+               MMAPIO_E_RESIZE_FAILED);
+    CHECK_BYTES(read_bytes(d.path("f")), kContent);
+    CHECK(m == map_sentinel());
+  }
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating above "
+          "mmapio_max_size()",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_disposition how =
+      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  const uint64_t size = GENERATE(mmapio_max_size() + 1, UINT64_MAX);
+  INFO("disposition " << how << " size " << size);
+  TempDir d;
+  mmapio_options o = default_options();
+  o.size = size;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o, how),
+             MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(d.path("new")));
+  if (how == MMAPIO_CREATE) {
+    write_bytes(d.path("f"), kContent);
+    CHECK_CODE(mmapio_open_ex(&m, d.path("f").c_str(), &o, how),
+               MMAPIO_E_RESIZE_FAILED);
+    CHECK_BYTES(read_bytes(d.path("f")), kContent);
+  }
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: RESIZE_FAILED when opening a zero-length file RW "
+          "or COW",
+          "[mmapio_open_ex][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  mmapio_options o = default_options();
+  mmapio_map *m = map_sentinel();
+  SECTION("OPEN RW") {
+    o.mode = MMAPIO_MODE_RW;
+    CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+               MMAPIO_E_RESIZE_FAILED);
+  }
+  SECTION("OPEN COW") {
+    o.mode = MMAPIO_MODE_COW;
+    CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN),
+               MMAPIO_E_RESIZE_FAILED);
+  }
+  SECTION("OPEN_OR_CREATE on an existing empty file") {
+    o.size = 4096;
+    CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN_OR_CREATE),
+               MMAPIO_E_RESIZE_FAILED);
+  }
+  CHECK(m == map_sentinel());
+  CHECK(stat_of(p).st_size == 0);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: RESIZE_FAILED when preallocation fails",
+          "[mmapio_open_ex][errors][open]") {
+  // tmpfs refuses a fallocate larger than the filesystem up front (ENOSPC)
+  // without using memory, while the sparse ftruncate succeeds.
+  const std::string base = tmpfs_base();
+  if (base.empty()) {
+    WARN("SKIPPED: no tmpfs at /dev/shm to provoke ENOSPC from "
+         "posix_fallocate");
+    return;
+  }
+  TempDir d(base);
+  struct statfs sf;
+  REQUIRE(::statfs(d.dir().c_str(), &sf) == 0);
+  const uint64_t capacity = uint64_t(sf.f_blocks) * uint64_t(sf.f_bsize);
+  if (capacity == 0 || capacity + (uint64_t(1) << 30) > mmapio_max_size()) {
+    WARN("SKIPPED: tmpfs at " << base << " has no usable size limit");
+    return;
+  }
+  const uint64_t size = capacity + (uint64_t(1) << 30);
+  const mmapio_disposition how =
+      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  INFO("disposition " << how << " size " << size << " capacity " << capacity);
+  mmapio_options o = default_options();
+  o.size = size;
+  o.flags = MMAPIO_OPT_PREALLOCATE;
+  mmapio_map *m = map_sentinel();
+  const std::string p = d.path("f");
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, how), MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK(mmapio_last_error()->os_errno == ENOSPC);
+  if (how == MMAPIO_OPEN_OR_CREATE) {
+    // The file appears under its name only once fully sized.
+    CHECK_FALSE(path_exists(p));
+  }
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: IO when the file is missing (OPEN)",
+          "[mmapio_open_ex][errors][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  TempDir d;
+  const std::string p = d.path("missing");
+  mmapio_options o = default_options();
+  o.mode = mode;
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN), MMAPIO_E_IO);
+  CHECK(mmapio_last_error()->os_errno == ENOENT);
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(p));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: IO when another OS failure occurs",
+          "[mmapio_open_ex][errors][open]") {
+  TempDir d;
+  write_bytes(d.path("file"), kContent);
+  mmapio_options o = default_options();
+  o.size = 4096;
+  mmapio_map *m = map_sentinel();
+  const mmapio_disposition how =
+      GENERATE(MMAPIO_OPEN, MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  INFO("disposition " << how);
+  SECTION("a path component is not a directory (ENOTDIR)") {
+    CHECK_CODE(mmapio_open_ex(&m, d.path("file/x").c_str(), &o, how),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOTDIR);
+  }
+  SECTION("the parent directory is missing (ENOENT)") {
+    CHECK_CODE(mmapio_open_ex(&m, d.path("nodir/x").c_str(), &o, how),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOENT);
+  }
+  SECTION("a name is too long (ENAMETOOLONG)") {
+    const std::string p = d.path(std::string(300, 'n'));
+    CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, how), MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENAMETOOLONG);
+  }
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(d.path("file")), kContent);
+  close_unless_sentinel(m);
+}
+
+namespace {
+// A sparse file just above mmapio_max_size(), or "" (with the reason in
+// *why) when no filesystem here allows one.
+std::string make_oversized_file(const TempDir &d, const TempDir *tmpfs_dir,
+                                std::string *why) {
+  const off_t size = static_cast<off_t>(mmapio_max_size() + 4096);
+  for (const TempDir *t : {&d, tmpfs_dir}) {
+    if (t == nullptr)
+      continue;
+    const std::string p = t->path("huge");
+    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+      continue;
+    const int rc = ::ftruncate(fd, size);
+    const int e = errno;
+    ::close(fd);
+    if (rc == 0)
+      return p;
+    ::unlink(p.c_str());
+    *why += "ftruncate to " + std::to_string(size) + " in " + t->dir() +
+            ": " + std::strerror(e) + "; ";
+  }
+  return "";
+}
+} // namespace
+
+TEST_CASE("mmapio_open_ex: IO when the file is too large for the address "
+          "space",
+          "[mmapio_open_ex][errors][open]") {
+  if (sizeof(void *) != 8) {
+    WARN("SKIPPED: needs a 64-bit build (a sparse file above max_size)");
+    return;
+  }
+  TempDir d;
+  const std::string tb = tmpfs_base();
+  std::unique_ptr<TempDir> td(tb.empty() ? nullptr : new TempDir(tb));
+  std::string why;
+  const std::string p = make_oversized_file(d, td.get(), &why);
+  if (p.empty()) {
+    WARN("SKIPPED: no filesystem allows a file above mmapio_max_size(): "
+         << why);
+    return;
+  }
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode << " file " << p);
+  mmapio_options o = default_options();
+  o.mode = mode;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN), MMAPIO_E_IO);
+  CHECK(mmapio_last_error()->os_errno == EOVERFLOW);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_ex: NO_MEMORY when allocating the handle fails",
+          "[mmapio_open_ex][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  const mmapio_options o = [] {
+    mmapio_options x = MMAPIO_OPTIONS_INIT;
+    x.mode = MMAPIO_MODE_RO;
+    return x;
+  }();
+  // RO on an empty file maps nothing: the only allocation left is the
+  // handle's.
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_OPEN);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_E_NO_MEMORY);
+  CHECK(r.code == MMAPIO_E_NO_MEMORY);
+  CHECK(r.extra == 1);
+}
+
+namespace {
+// VmSize of this process in bytes (0 if unknown).
+uint64_t vm_size() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, 7, "VmSize:") == 0) {
+      std::istringstream ss(line.substr(7));
+      uint64_t kb = 0;
+      ss >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+} // namespace
+
+// Runs in a freshly exec'd test binary (no cached thread stacks): with
+// RLIMIT_AS just above the current size, the 4 KiB mapping fits but no
+// thread stack does. Exit status: 0 as documented; else see the parent.
+MMAPIO_CHILD(open_ex_flusher_cannot_start) {
+  if (argc < 1)
+    return 100;
+  mmapio_options o = MMAPIO_OPTIONS_INIT;
+  o.reserve = 4096;
+  o.flush_policy = MMAPIO_FLUSH_EVERY_MILLIS;
+  o.flush_arg = 1000;
+  const uint64_t vm = vm_size();
+  if (vm == 0)
+    return 101;
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) != 0)
+    return 102;
+  rl.rlim_cur = vm + (1 << 20);
+  if (::setrlimit(RLIMIT_AS, &rl) != 0)
+    return 102;
+  mmapio_map *m = map_sentinel();
+  const int rc = mmapio_open_ex(&m, argv[0], &o, MMAPIO_OPEN);
+  if (rc == 0)
+    return 10;
+  if (rc != MMAPIO_E_IO)
+    return 20 - rc; // 21..35: the code returned instead
+  if (m != map_sentinel())
+    return 50;
+  const mmapio_error *e = mmapio_last_error();
+  if (e->syscall == nullptr || std::strcmp(e->syscall, "pthread_create") != 0)
+    return 51;
+  if (e->os_errno == 0)
+    return 52;
+  return 0;
+}
+
+TEST_CASE("mmapio_open_ex: IO when the EVERY_MILLIS flusher thread cannot be "
+          "started",
+          "[mmapio_open_ex][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    // The sanitizer runtime itself fails under the low RLIMIT_AS.
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int st = mmapio_test::run_child("open_ex_flusher_cannot_start", {p});
+  INFO("child status " << st
+                       << " (10: succeeded; 21..35: returned code 20-status; "
+                          "50: out touched; 51: syscall not pthread_create; "
+                          "52: no errno; 10x: setup failed; negative: "
+                          "signal)");
+  CHECK(st == 0);
+  CHECK_BYTES(read_bytes(p), kContent);
+}
+
+// ------------------------------------------------------------------
+// mmapio_create errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_create: INVALID_ARGUMENT when out or path is NULL",
+          "[mmapio_create][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_map *m = map_sentinel();
+  SECTION("out is NULL") {
+    CHECK_CODE(mmapio_create(nullptr, p.c_str(), 4096),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_FALSE(path_exists(p));
+  }
+  SECTION("out is NULL, file exists") {
+    write_bytes(p, kContent);
+    CHECK_CODE(mmapio_create(nullptr, p.c_str(), 4096),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_BYTES(read_bytes(p), kContent);
+  }
+  SECTION("path is NULL") {
+    CHECK_CODE(mmapio_create(&m, nullptr, 4096), MMAPIO_E_INVALID_ARGUMENT);
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_create: RESIZE_FAILED when size is 0",
+          "[mmapio_create][errors][open]") {
+  TempDir d;
+  mmapio_map *m = map_sentinel();
+  SECTION("missing file: not created") {
+    CHECK_CODE(mmapio_create(&m, d.path("new").c_str(), 0),
+               MMAPIO_E_RESIZE_FAILED);
+    CHECK_FALSE(path_exists(d.path("new")));
+  }
+  SECTION("existing file: content kept") {
+    const std::string p = d.path("f");
+    write_bytes(p, kContent);
+    CHECK_CODE(mmapio_create(&m, p.c_str(), 0), MMAPIO_E_RESIZE_FAILED);
+    CHECK_BYTES(read_bytes(p), kContent);
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_create: RESIZE_FAILED when size is above mmapio_max_size()",
+          "[mmapio_create][errors][open]") {
+  const uint64_t size = GENERATE(mmapio_max_size() + 1, UINT64_MAX,
+                                 uint64_t(INT64_MAX) + 1);
+  INFO("size " << size);
+  TempDir d;
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_create(&m, d.path("new").c_str(), size),
+             MMAPIO_E_RESIZE_FAILED);
+  CHECK_FALSE(path_exists(d.path("new")));
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  CHECK_CODE(mmapio_create(&m, p.c_str(), size), MMAPIO_E_RESIZE_FAILED);
+  CHECK_BYTES(read_bytes(p), kContent);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_create: IO when the file cannot be created",
+          "[mmapio_create][errors][open]") {
+  TempDir d;
+  write_bytes(d.path("file"), kContent);
+  mmapio_map *m = map_sentinel();
+  SECTION("parent directory missing (ENOENT)") {
+    CHECK_CODE(mmapio_create(&m, d.path("nodir/f").c_str(), 4096),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOENT);
+    REQUIRE(mmapio_last_error()->syscall != nullptr);
+  }
+  SECTION("a path component is a file (ENOTDIR)") {
+    CHECK_CODE(mmapio_create(&m, d.path("file/f").c_str(), 4096),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOTDIR);
+  }
+  SECTION("empty path (ENOENT)") {
+    CHECK_CODE(mmapio_create(&m, "", 4096), MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOENT);
+  }
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(d.path("file")), kContent);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_create: IO when the file cannot be sized",
+          "[mmapio_create][errors][open]") {
+  // RLIMIT_FSIZE makes ftruncate fail with EFBIG (SIGXFSZ ignored), in a
+  // child so the limit does not leak into other tests.
+  TempDir d;
+  const std::string p = d.path("f");
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    rl.rlim_cur = 1 << 20;
+    rl.rlim_max = 1 << 20;
+    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0)
+      return 1000;
+    mmapio_map *m = map_sentinel();
+    const int rc = mmapio_create(&m, p.c_str(), 2 << 20);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_E_IO);
+  CHECK(r.os_errno == EFBIG);
+  CHECK(std::string(r.syscall) == "ftruncate");
+  CHECK(r.extra == 1);
+}
+
+TEST_CASE("mmapio_create: NO_MEMORY when allocating the handle fails",
+          "[mmapio_create][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("f");
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = mmapio_create(&m, p.c_str(), 4096);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  // The handle's allocation and the mapping's address space both come
+  // from the exhausted pool; if the library maps before allocating, the
+  // mmap fails first (IO with ENOMEM). Either way: a clean failure.
+  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
+  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
+  CHECK((no_memory || mmap_enomem));
+  if (mmap_enomem)
+    WARN("mmapio_create reported IO/ENOMEM (mmap before allocating the "
+         "handle); NO_MEMORY is covered by the RO tests");
+  CHECK(r.extra == 1);
+}
+
+// ------------------------------------------------------------------
+// mmapio_open errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_open: INVALID_ARGUMENT when out or path is NULL",
+          "[mmapio_open][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_map *m = map_sentinel();
+  SECTION("out is NULL") {
+    CHECK_CODE(mmapio_open(nullptr, p.c_str(), MMAPIO_MODE_RO),
+               MMAPIO_E_INVALID_ARGUMENT);
+  }
+  SECTION("path is NULL") {
+    CHECK_CODE(mmapio_open(&m, nullptr, MMAPIO_MODE_RO),
+               MMAPIO_E_INVALID_ARGUMENT);
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open: INVALID_ARGUMENT when the mode is unknown",
+          "[mmapio_open][errors][open]") {
+  const int mode = GENERATE(0, 4, 100, -1);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(open_with_mode(&m, p.c_str(), mode), MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(p), kContent);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open: RESIZE_FAILED when the file is empty and mode is RW "
+          "or COW",
+          "[mmapio_open][errors][open]") {
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open(&m, p.c_str(), mode), MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK(stat_of(p).st_size == 0);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open: IO when the file is missing",
+          "[mmapio_open][errors][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("missing");
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open(&m, p.c_str(), mode), MMAPIO_E_IO);
+  const mmapio_error *e = mmapio_last_error();
+  CHECK(e->os_errno == ENOENT);
+  REQUIRE(e->syscall != nullptr);
+  CHECK(std::string(e->syscall) == "open");
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(p));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open: IO when another OS failure occurs",
+          "[mmapio_open][errors][open]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  write_bytes(d.path("file"), kContent);
+  mmapio_map *m = map_sentinel();
+  SECTION("a path component is not a directory (ENOTDIR)") {
+    CHECK_CODE(mmapio_open(&m, d.path("file/x").c_str(), mode), MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOTDIR);
+  }
+  SECTION("a symlink loop (ELOOP)") {
+    REQUIRE(::symlink("loop", d.path("loop").c_str()) == 0);
+    CHECK_CODE(mmapio_open(&m, d.path("loop").c_str(), mode), MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ELOOP);
+  }
+  SECTION("a name is too long (ENAMETOOLONG)") {
+    CHECK_CODE(mmapio_open(&m, d.path(std::string(300, 'n')).c_str(), mode),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENAMETOOLONG);
+  }
+  SECTION("the file is larger than the address space (EOVERFLOW)") {
+    const std::string tb = tmpfs_base();
+    std::unique_ptr<TempDir> td(tb.empty() ? nullptr : new TempDir(tb));
+    std::string why;
+    const std::string p = make_oversized_file(d, td.get(), &why);
+    if (p.empty() || sizeof(void *) != 8) {
+      WARN("SKIPPED: no file above mmapio_max_size() possible: " << why);
+    } else {
+      CHECK_CODE(mmapio_open(&m, p.c_str(), mode), MMAPIO_E_IO);
+      CHECK(mmapio_last_error()->os_errno == EOVERFLOW);
+    }
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open: NO_MEMORY when allocating the handle fails",
+          "[mmapio_open][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_E_NO_MEMORY);
+  CHECK(r.code == MMAPIO_E_NO_MEMORY);
+  CHECK(r.extra == 1);
+}
+
+// ------------------------------------------------------------------
+// mmapio_open_or_create errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_open_or_create: INVALID_ARGUMENT when out or path is NULL",
+          "[mmapio_open_or_create][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_map *m = map_sentinel();
+  SECTION("out is NULL") {
+    CHECK_CODE(mmapio_open_or_create(nullptr, p.c_str(), 4096),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_FALSE(path_exists(p));
+  }
+  SECTION("path is NULL") {
+    CHECK_CODE(mmapio_open_or_create(&m, nullptr, 4096),
+               MMAPIO_E_INVALID_ARGUMENT);
+  }
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_or_create: RESIZE_FAILED when the file must be "
+          "created and default_size is 0 or above mmapio_max_size()",
+          "[mmapio_open_or_create][errors][open]") {
+  const uint64_t size = GENERATE(uint64_t(0), mmapio_max_size() + 1,
+                                 UINT64_MAX);
+  INFO("default_size " << size);
+  TempDir d;
+  const std::string p = d.path("new");
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_or_create(&m, p.c_str(), size),
+             MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK_FALSE(path_exists(p));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_or_create: RESIZE_FAILED when the file exists but is "
+          "empty",
+          "[mmapio_open_or_create][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_open_or_create(&m, p.c_str(), 4096),
+             MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  CHECK(stat_of(p).st_size == 0);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_or_create: IO when an OS call fails",
+          "[mmapio_open_or_create][errors][open]") {
+  TempDir d;
+  write_bytes(d.path("file"), kContent);
+  mmapio_map *m = map_sentinel();
+  SECTION("parent directory missing (ENOENT)") {
+    CHECK_CODE(mmapio_open_or_create(&m, d.path("nodir/f").c_str(), 4096),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOENT);
+  }
+  SECTION("a path component is a file (ENOTDIR)") {
+    CHECK_CODE(mmapio_open_or_create(&m, d.path("file/f").c_str(), 4096),
+               MMAPIO_E_IO);
+    CHECK(mmapio_last_error()->os_errno == ENOTDIR);
+  }
+  CHECK(m == map_sentinel());
+  CHECK_BYTES(read_bytes(d.path("file")), kContent);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_open_or_create: NO_MEMORY when allocating the handle fails",
+          "[mmapio_open_or_create][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = mmapio_open_or_create(&m, p.c_str(), 4096);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
+  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
+  CHECK((no_memory || mmap_enomem));
+  if (mmap_enomem)
+    WARN("mmapio_open_or_create reported IO/ENOMEM (mmap before allocating "
+         "the handle)");
+  CHECK(r.extra == 1);
+  CHECK_BYTES(read_bytes(p), kContent);
+}
+
+// ------------------------------------------------------------------
+// mmapio_from_fd errors (the fd stays the caller's, untouched)
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when out is NULL",
+          "[mmapio_from_fd][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int fd = open_fd(p, O_RDWR);
+  REQUIRE(::lseek(fd, 3, SEEK_SET) == 3);
+  const FdState before = fd_state(fd);
+  CHECK_CODE(mmapio_from_fd(nullptr, fd, MMAPIO_MODE_RW, p.c_str()),
+             MMAPIO_E_INVALID_ARGUMENT);
+  check_fd_untouched(fd, before);
+  ::close(fd);
+}
+
+TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when fd is negative",
+          "[mmapio_from_fd][errors][open]") {
+  const int fd = GENERATE(-1, -2, INT_MIN);
+  INFO("fd " << fd);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, nullptr),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when the mode is unknown",
+          "[mmapio_from_fd][errors][open]") {
+  const int mode = GENERATE(0, 4, -1);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int fd = open_fd(p, O_RDWR);
+  const FdState before = fd_state(fd);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(from_fd_with_mode(&m, fd, mode, nullptr),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(m == map_sentinel());
+  check_fd_untouched(fd, before);
+  ::close(fd);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when fd is not a regular file",
+          "[mmapio_from_fd][errors][open][security]") {
+  // Each fd's access mode permits the mode tried, so only the file type
+  // is wrong (a pipe's ends and a directory cannot be opened O_RDWR).
+  TempDir d;
+  int fd = -1;
+  int other = -1;
+  std::vector<mmapio_mode> modes = {MMAPIO_MODE_RO, MMAPIO_MODE_COW};
+  SECTION("a pipe") {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    fd = p[0];
+    other = p[1];
+  }
+  SECTION("a directory") { fd = open_fd(d.dir(), O_RDONLY | O_DIRECTORY); }
+  SECTION("/dev/null") {
+    fd = open_fd("/dev/null", O_RDWR);
+    modes.push_back(MMAPIO_MODE_RW);
+  }
+  SECTION("a FIFO opened O_RDWR") {
+    REQUIRE(::mkfifo(d.path("fifo").c_str(), 0644) == 0);
+    fd = open_fd(d.path("fifo"), O_RDWR);
+    modes.push_back(MMAPIO_MODE_RW);
+  }
+  REQUIRE(fd >= 0);
+  const FdState before = fd_state(fd);
+  for (mmapio_mode mode : modes) {
+    INFO("mode " << mode);
+    mmapio_map *m = map_sentinel();
+    CHECK_CODE(mmapio_from_fd(&m, fd, mode, nullptr),
+               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK(m == map_sentinel());
+    check_fd_untouched(fd, before);
+    close_unless_sentinel(m);
+  }
+  ::close(fd);
+  if (other >= 0)
+    ::close(other);
+}
+
+TEST_CASE("mmapio_from_fd: INVALID_MODE when the fd's access mode does not "
+          "permit mode",
+          "[mmapio_from_fd][errors][open]") {
+  struct Row {
+    int flags;
+    mmapio_mode mode;
+  };
+  const Row row = GENERATE(Row{O_RDONLY, MMAPIO_MODE_RW},
+                           Row{O_WRONLY, MMAPIO_MODE_RW},
+                           Row{O_WRONLY, MMAPIO_MODE_RO},
+                           Row{O_WRONLY, MMAPIO_MODE_COW});
+  INFO("flags " << row.flags << " mode " << row.mode);
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  const int fd = open_fd(p, row.flags);
+  const FdState before = fd_state(fd);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_from_fd(&m, fd, row.mode, p.c_str()),
+             MMAPIO_E_INVALID_MODE);
+  CHECK(m == map_sentinel());
+  check_fd_untouched(fd, before);
+  ::close(fd);
+  CHECK_BYTES(read_bytes(p), kContent);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_from_fd: RESIZE_FAILED when the file is empty and mode is "
+          "RW or COW",
+          "[mmapio_from_fd][errors][open]") {
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  const int fd = open_fd(p, O_RDWR);
+  const FdState before = fd_state(fd);
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_from_fd(&m, fd, mode, p.c_str()), MMAPIO_E_RESIZE_FAILED);
+  CHECK(m == map_sentinel());
+  check_fd_untouched(fd, before);
+  ::close(fd);
+  CHECK(stat_of(p).st_size == 0);
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_from_fd: IO when fd is not open (EBADF)",
+          "[mmapio_from_fd][errors][open]") {
+  const int fd = closed_fd_number();
+  mmapio_map *m = map_sentinel();
+  CHECK_CODE(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, nullptr), MMAPIO_E_IO);
+  CHECK(mmapio_last_error()->os_errno == EBADF);
+  CHECK(m == map_sentinel());
+  CHECK(fd_closed(fd));
+  close_unless_sentinel(m);
+}
+
+TEST_CASE("mmapio_from_fd: NO_MEMORY when allocating the handle fails",
+          "[mmapio_from_fd][errors][open]") {
+  std::string why;
+  if (!allocation_failure_testable(&why)) {
+    WARN("SKIPPED: " << why);
+    return;
+  }
+  TempDir d;
+  const std::string p = d.path("empty");
+  write_bytes(p, "");
+  const int fd = open_fd(p, O_RDONLY);
+  const ChildOutcome r = run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, nullptr);
+    // 1: out untouched; 2: fd still open.
+    extra = (m == map_sentinel() ? 1 : 0) | (fd_open(fd) ? 2 : 0);
+    return rc;
+  });
+  ::close(fd);
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_E_NO_MEMORY);
+  CHECK(r.code == MMAPIO_E_NO_MEMORY);
+  CHECK(r.extra == 3);
+}
+
+// ------------------------------------------------------------------
+// mmapio_unmap errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_unmap: INVALID_ARGUMENT when m or out_fd is NULL",
+          "[mmapio_unmap][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  SECTION("m is NULL") {
+    int fd = -7;
+    CHECK_CODE(mmapio_unmap(nullptr, &fd), MMAPIO_E_INVALID_ARGUMENT);
+    CHECK(fd == -7);
+  }
+  SECTION("out_fd is NULL: the handle stays usable") {
+    MapPtr m = open_map(p, MMAPIO_MODE_RW);
+    const int lib_fd = mmapio_fd(m.get());
+    CHECK_CODE(mmapio_unmap(m.get(), nullptr), MMAPIO_E_INVALID_ARGUMENT);
+    CHECK(mmapio_len(m.get()) == kContent.size());
+    CHECK(fd_open(lib_fd));
+    CHECK_BYTES(view_all(m.get()), kContent);
+    CHECK_OK(mmapio_update(m.get(), 0, "x", 1));
+  }
+}
+
+TEST_CASE("mmapio_unmap: BUSY when a pin is alive",
+          "[mmapio_unmap][errors][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  write_bytes(p, kContent);
+  MapPtr m = open_map(p, MMAPIO_MODE_RW);
+  mmapio_pin pin;
+  REQUIRE_OK(mmapio_pin_range(&pin, m.get(), 0, 100));
+  int fd = -7;
+  CHECK_CODE(mmapio_unmap(m.get(), &fd), MMAPIO_E_BUSY);
+  CHECK(fd == -7);
+  // The handle is unchanged and still usable.
+  CHECK(mmapio_len(m.get()) == kContent.size());
+  CHECK_BYTES(view_all(m.get()), kContent);
+  CHECK_OK(mmapio_update(m.get(), 0, "Z", 1));
+  CHECK(fd_open(mmapio_fd(m.get())));
+  mmapio_unpin(&pin);
+  // Without the pin it works.
+  mmapio_map *raw = m.release();
+  REQUIRE_OK(mmapio_unmap(raw, &fd));
+  CHECK(fd >= 0);
+  CHECK(fd_open(fd));
+  ::close(fd);
+  CHECK_BYTES(read_bytes(p).substr(0, 1), "Z");
+}
