@@ -444,7 +444,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
 // mmapio_delete_file
 // ------------------------------------------------------------------
 
-TEST_CASE("mmapio_delete_file: removes the file; open handles stay valid",
+TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
           "[mmapio_delete_file][open]") {
   TempDir d;
   const std::string p = d.path("f");

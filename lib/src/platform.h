@@ -32,4 +32,11 @@ int mmi_copy_range(int in, int out, uint64_t off, uint64_t len);
  * yes, 0 no, -1 cannot tell on this platform/kernel. */
 int mmi_file_dirty(int fd);
 
+/* Bracket a MAP_FIXED remap of pages that lock-free readers may be
+ * copying. Readers racing a shrink are allowed to see zeros (never a
+ * fault); under ThreadSanitizer these tell it that the remap is not a
+ * write to order against them. No-ops in other builds. */
+void mmi_remap_begin(void);
+void mmi_remap_end(void);
+
 #endif

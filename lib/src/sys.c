@@ -177,3 +177,21 @@ int mmi_file_dirty(int fd) {
 #endif
   return -1;
 }
+
+#if defined(__SANITIZE_THREAD__)
+#define MMI_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMI_TSAN 1
+#endif
+#endif
+
+#ifdef MMI_TSAN
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+void mmi_remap_begin(void) { __tsan_ignore_thread_begin(); }
+void mmi_remap_end(void) { __tsan_ignore_thread_end(); }
+#else
+void mmi_remap_begin(void) {}
+void mmi_remap_end(void) {}
+#endif

@@ -1,0 +1,317 @@
+// Process and memory helpers for the conformance suite: the registry of
+// child functions that IPC tests run by re-executing the test binary,
+// fork+exec helpers, /proc/self/smaps dirty-page accounting, a tmpfs
+// probe, and an address-space blocker that forces growth to move.
+//
+// Every REQUIRE stays in the parent: children report through their exit
+// status only.
+#ifndef MMAPIO_CONFORMANCE_SUPPORT_PROC_HPP
+#define MMAPIO_CONFORMANCE_SUPPORT_PROC_HPP
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace mmapio_test {
+
+// ------------------------------------------------------------------
+// Child registry
+// ------------------------------------------------------------------
+
+using ChildFn = int (*)(int argc, char **argv);
+
+inline std::map<std::string, ChildFn> &child_registry() {
+  static std::map<std::string, ChildFn> registry;
+  return registry;
+}
+
+struct ChildRegistrar {
+  ChildRegistrar(const char *name, ChildFn fn) {
+    auto &reg = child_registry();
+    if (reg.count(name) != 0) {
+      std::fprintf(stderr, "mmapio conformance: child '%s' registered twice\n",
+                   name);
+      std::abort();
+    }
+    reg[name] = fn;
+  }
+};
+
+// Runs the child registered as name with argv[0..argc) (the arguments
+// after the name). Returns its result, or 126 for an unknown name.
+inline int run_registered_child(const char *name, int argc, char **argv) {
+  auto &reg = child_registry();
+  auto it = reg.find(name);
+  if (it == reg.end()) {
+    std::fprintf(stderr, "mmapio conformance: no child named '%s'\n", name);
+    return 126;
+  }
+  return it->second(argc, argv);
+}
+
+// The path of the running test binary (readlink of /proc/self/exe, which
+// valgrind also answers with the client's path), or "/proc/self/exe".
+inline std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0)
+    return "/proc/self/exe";
+  buf[n] = '\0';
+  if (access(buf, X_OK) != 0) // e.g. " (deleted)" after a rebuild
+    return "/proc/self/exe";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Starts the test binary as child `name` with args; returns its pid, or -1
+// if fork failed. The child exits 127 if exec fails.
+inline pid_t spawn_child(const std::string &name,
+                         const std::vector<std::string> &args) {
+  // Everything is prepared before fork: after it only exec and _exit.
+  std::vector<std::string> strs;
+  strs.push_back(self_exe());
+  strs.push_back("--mmapio-child");
+  strs.push_back(name);
+  strs.insert(strs.end(), args.begin(), args.end());
+  std::vector<char *> argv;
+  for (auto &s : strs)
+    argv.push_back(&s[0]);
+  argv.push_back(nullptr);
+
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits for pid. Returns its exit status, -signal if a signal killed it,
+// or INT_MIN if pid is invalid or waitpid failed.
+inline int wait_child(pid_t pid) {
+  if (pid <= 0)
+    return INT_MIN;
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR)
+      return INT_MIN;
+  }
+  if (WIFEXITED(st))
+    return WEXITSTATUS(st);
+  if (WIFSIGNALED(st))
+    return -WTERMSIG(st);
+  return INT_MIN;
+}
+
+// Runs child `name` with args and waits for it; see wait_child().
+inline int run_child(const std::string &name,
+                     const std::vector<std::string> &args) {
+  return wait_child(spawn_child(name, args));
+}
+
+// ------------------------------------------------------------------
+// /proc/self/maps and smaps
+// ------------------------------------------------------------------
+
+struct Vma {
+  uintptr_t start;
+  uintptr_t end;
+  std::string perms; // e.g. "rw-s"
+  unsigned long inode;
+  std::string path; // may be empty
+};
+
+// Parses a maps/smaps header line ("start-end perms off dev inode path").
+inline bool parse_vma_line(const std::string &line, Vma *out) {
+  unsigned long s = 0, e = 0, off = 0, inode = 0;
+  char perms[8] = {0};
+  char dev[32] = {0};
+  int pos = 0;
+  if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %31s %lu %n", &s, &e, perms,
+                  &off, dev, &inode, &pos) < 6)
+    return false;
+  out->start = s;
+  out->end = e;
+  out->perms = perms;
+  out->inode = inode;
+  out->path = pos > 0 && static_cast<size_t>(pos) <= line.size()
+                  ? line.substr(static_cast<size_t>(pos))
+                  : std::string();
+  return true;
+}
+
+inline std::vector<Vma> read_maps() {
+  std::vector<Vma> v;
+  std::ifstream in("/proc/self/maps");
+  std::string line;
+  while (std::getline(in, line)) {
+    Vma vma;
+    if (parse_vma_line(line, &vma))
+      v.push_back(vma);
+  }
+  return v;
+}
+
+// The VMA containing addr, or nullptr.
+inline const Vma *vma_containing(const std::vector<Vma> &maps, uintptr_t addr) {
+  for (const auto &v : maps)
+    if (v.start <= addr && addr < v.end)
+      return &v;
+  return nullptr;
+}
+
+// Sum of Private_Dirty + Shared_Dirty (bytes) of every VMA overlapping
+// [addr, addr+len), from /proc/self/smaps. SIZE_MAX if smaps cannot be
+// read.
+inline size_t smaps_dirty_bytes(const void *addr, size_t len) {
+  std::ifstream in("/proc/self/smaps");
+  if (!in)
+    return SIZE_MAX;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t hi = lo + len;
+  bool any_vma = false;
+  bool overlapping = false;
+  size_t kb = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    Vma vma;
+    if (parse_vma_line(line, &vma)) {
+      any_vma = true;
+      overlapping = vma.start < hi && lo < vma.end;
+      continue;
+    }
+    if (!overlapping)
+      continue;
+    unsigned long v = 0;
+    if (std::sscanf(line.c_str(), "Private_Dirty: %lu kB", &v) == 1 ||
+        std::sscanf(line.c_str(), "Shared_Dirty: %lu kB", &v) == 1)
+      kb += v;
+  }
+  if (!any_vma)
+    return SIZE_MAX;
+  return kb * 1024;
+}
+
+// ------------------------------------------------------------------
+// File systems
+// ------------------------------------------------------------------
+
+constexpr unsigned long kTmpfsMagic = 0x01021994UL;
+constexpr unsigned long kRamfsMagic = 0x858458f6UL;
+
+// True when dir is on tmpfs (or ramfs): no writeback, dirty pages stay
+// dirty after msync, so dirty-page accounting proves nothing there.
+inline bool on_tmpfs(const std::string &dir) {
+  struct statfs sf;
+  if (statfs(dir.c_str(), &sf) != 0)
+    return false;
+  const unsigned long t = static_cast<unsigned long>(sf.f_type);
+  return t == kTmpfsMagic || t == kRamfsMagic;
+}
+
+// Size of the file at path from stat(), or UINT64_MAX if stat fails.
+inline uint64_t proc_file_size(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return UINT64_MAX;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+// ------------------------------------------------------------------
+// Forcing growth to move
+// ------------------------------------------------------------------
+
+// Occupies the address space right after a mapping's reservation, so that
+// growing it past the reservation cannot extend in place and must move.
+// Released (munmap) on destruction.
+class GrowthBlocker {
+public:
+  // base: the mapping's base; the reservation is taken to be the VMA that
+  // contains base plus, if present, one anonymous PROT_NONE VMA right
+  // after it (a reservation tail). Afterwards reservation_end() is its
+  // end, and the address at reservation_end() is occupied (by us, or it
+  // already was by someone else).
+  explicit GrowthBlocker(const void *base) {
+    const uintptr_t b = reinterpret_cast<uintptr_t>(base);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<Vma> maps = read_maps();
+    const Vma *v = vma_containing(maps, b);
+    if (v == nullptr)
+      return;
+    uintptr_t end = v->end;
+    const Vma *next = vma_containing(maps, end);
+    if (next != nullptr && next->start == end && next->perms.compare(0, 3, "---") == 0 &&
+        next->inode == 0 && next->path.empty()) {
+      end = next->end;
+      next = vma_containing(maps, end);
+    }
+    end_ = end;
+    if (next != nullptr) { // already occupied by another mapping
+      ok_ = true;
+      return;
+    }
+    void *want = reinterpret_cast<void *>(end);
+    void *p = mmap(want, page, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+      return;
+    if (p != want) {
+      munmap(p, page);
+      return;
+    }
+    addr_ = p;
+    len_ = page;
+    ok_ = true;
+  }
+  ~GrowthBlocker() {
+    if (addr_ != nullptr)
+      munmap(addr_, len_);
+  }
+  GrowthBlocker(const GrowthBlocker &) = delete;
+  GrowthBlocker &operator=(const GrowthBlocker &) = delete;
+
+  // True when growth past reservation_end() cannot stay in place.
+  bool ok() const { return ok_; }
+  // The end of the mapping's reservation (0 if not found).
+  uintptr_t reservation_end() const { return end_; }
+
+private:
+  bool ok_ = false;
+  uintptr_t end_ = 0;
+  void *addr_ = nullptr;
+  size_t len_ = 0;
+};
+
+} // namespace mmapio_test
+
+// Defines `static int name(int argc, char **argv)` and registers it as a
+// child function runnable with run_child("name", args). argv holds only
+// the arguments after the name.
+#define MMAPIO_CHILD(name)                                                     \
+  static int name(int argc, char **argv);                                      \
+  static const ::mmapio_test::ChildRegistrar mmapio_child_registrar_##name(    \
+      #name, &name);                                                           \
+  static int name([[maybe_unused]] int argc, [[maybe_unused]] char **argv)
+
+// Catch2 v2 has no SKIP: print the reason as a warning and leave the test.
+#define MMAPIO_SKIP(reason)                                                    \
+  do {                                                                         \
+    WARN("SKIPPED: " << reason);                                               \
+    return;                                                                    \
+  } while (0)
+
+#endif
