@@ -49,7 +49,7 @@ cd "$root"
 . scripts/deps.sh
 
 packages=(cmake make gcc g++ clang libclang-rt-14-dev binutils git
-  catch2 libuv1-dev valgrind clang-format)
+  catch2 libuv1-dev pkg-config valgrind clang-format)
 if [ "$install" -eq 1 ]; then
   rc=0
   deps_ensure "${packages[@]}" || rc=$?

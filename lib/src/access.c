@@ -46,6 +46,9 @@ int mmapio_read(const mmapio_map *m, uint64_t off, void *buf, size_t len) {
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_read", off, len, size);
+  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->guarded,
+                                        memory_order_relaxed)))
+    return mmi_guarded_copy("mmapio_read", buf, b + off, len, b + off, off);
   if (len > 0)
     memcpy(buf, b + off, len);
   return 0;
@@ -60,8 +63,14 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_update", off, len, size);
-  if (len > 0)
+  if (MMI_UNLIKELY(atomic_load_explicit(&m->guarded, memory_order_relaxed))) {
+    int rc = mmi_guarded_copy("mmapio_update", b + off, src, len, b + off,
+                              off);
+    if (rc != 0)
+      return rc;
+  } else if (len > 0) {
     memcpy(b + off, src, len);
+  }
   if (m->mode != MMAPIO_MODE_RW)
     return 0;
   atomic_fetch_add_explicit(&m->pending, len, memory_order_relaxed);

@@ -4,10 +4,12 @@
  * mmapio_update, or dirty page-cache pages of the file, which also
  * covers writes through views, raw pointers and atomics. It is joined
  * before the handle's memory goes (close or unmap). A failure is sticky
- * (flush.c) and reported by the next explicit flush.
+ * (flush.c) and reported by the next explicit flush. The thread runs
+ * with asynchronous signals blocked (mmi_thread_start).
  */
 #include "internal.h"
 #include "platform.h"
+#include "platform_background.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,11 +17,11 @@
 
 struct mmi_flusher {
   pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t wake;
-  bool stop;         /* guarded by mu */
-  uint64_t period_ms;
-  mmapio_map *map;
+  pthread_mutex_t mu;  /* guards stop */
+  pthread_cond_t wake; /* signalled by mmi_flusher_stop */
+  bool stop;           /* guarded by mu */
+  uint64_t period_ms;  /* the policy's argument */
+  mmapio_map *map;     /* the handle flushed; outlives the thread */
 };
 
 static bool has_dirty(mmapio_map *m) {
@@ -72,7 +74,7 @@ int mmi_flusher_start(mmapio_map *m) {
   pthread_mutex_init(&f->mu, NULL);
   f->period_ms = m->policy_arg;
   f->map = m;
-  int e = pthread_create(&f->thread, NULL, flusher_main, f);
+  int e = mmi_thread_start(&f->thread, flusher_main, f);
   if (e != 0) {
     pthread_cond_destroy(&f->wake);
     pthread_mutex_destroy(&f->mu);

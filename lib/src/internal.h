@@ -49,6 +49,7 @@ struct mmapio_map {
   _Atomic uint64_t pending;    /* bytes updated and not yet flushed */
   _Atomic uint64_t writes;     /* updates since the last policy flush */
   _Atomic int sticky_errno;    /* errno of the first failed flush, or 0 */
+  _Atomic bool guarded;        /* copies turn SIGBUS into FAULT (guard.c) */
 
   /* Guarded by mu: resize, pins and the regions. */
   pthread_mutex_t mu;
@@ -134,6 +135,13 @@ void mmi_flusher_stop(mmapio_map *m);
 /* Builds a handle over fd, which it owns only on success. */
 int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
                const mmapio_options *o, uint64_t size);
+
+/* ---- guard.c ---- */
+
+/* memcpy(dst, src, len) where `mapped` (src or dst) is the mapped side at
+ * offset off: a SIGBUS inside it returns MMAPIO_E_FAULT, naming fn. */
+int mmi_guarded_copy(const char *fn, void *dst, const void *src, size_t len,
+                     const void *mapped, uint64_t off);
 
 /* ---- hints.c ---- */
 

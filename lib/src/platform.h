@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Flags every open() of the library adds: close-on-exec, non-blocking. */
 int mmi_open_flags(void);
 /* MAP_NORESERVE where the platform has it, else 0. */
@@ -38,5 +42,9 @@ int mmi_file_dirty(int fd);
  * write to order against them. No-ops in other builds. */
 void mmi_remap_begin(void);
 void mmi_remap_end(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

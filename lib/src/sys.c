@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,11 +24,11 @@ static int real_fallocate(int fd, off_t off, off_t len) {
 }
 
 static const mmi_sys_table real_table = {
-    ftruncate, real_fallocate, mmap, msync, fsync,
+    ftruncate, real_fallocate, mmap, msync, fsync, sigaction,
 };
 
 mmi_sys_table mmi_sys = {
-    ftruncate, real_fallocate, mmap, msync, fsync,
+    ftruncate, real_fallocate, mmap, msync, fsync, sigaction,
 };
 
 void mmi_sys_reset(void) { mmi_sys = real_table; }

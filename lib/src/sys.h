@@ -9,6 +9,7 @@
 #ifndef MMAPIO_SYS_H
 #define MMAPIO_SYS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,7 @@ typedef struct mmi_sys_table {
                 off_t off);
   int (*msync)(void *addr, size_t len, int flags);
   int (*fsync)(int fd);
+  int (*sigaction)(int sig, const struct sigaction *sa, struct sigaction *old);
 } mmi_sys_table;
 
 /* The live table. Tests may replace entries and must restore them with

@@ -1,0 +1,589 @@
+// Iterators: chunks and pages (zero-copy), their owned copies, the
+// writable walk with a callback, and what resizing does to a live walk.
+#include "support.hpp"
+#include "support_proc.hpp"
+#include "support_views.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+using mmapio_test::GrowthBlocker;
+
+namespace {
+
+const uint64_t kPage = mmapio_page_size();
+
+// The table of the brief: file sizes and chunk sizes.
+const uint64_t kSizes[] = {0, 1, kPage - 1, kPage, kPage + 1, 10 * kPage + 17};
+const size_t kChunkSizes[] = {1, 7, static_cast<size_t>(kPage), 65536};
+
+MapPtr create_map(const std::string &p, uint64_t size) {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
+  return MapPtr(m);
+}
+
+// A file of size pattern bytes mapped in mode (an empty file only RO).
+struct Fixture {
+  TempDir td;
+  std::string path;
+  std::string bytes;
+  MapPtr map;
+  Fixture(uint64_t size, mmapio_mode mode, unsigned seed = 7)
+      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
+    write_bytes(path, bytes);
+    mmapio_map *m = nullptr;
+    REQUIRE_OK(mmapio_open(&m, path.c_str(), mode));
+    map.reset(m);
+  }
+};
+
+// True when no pin or other reference but the caller's is alive: unmap
+// succeeds only then. Consumes the handle when it succeeds.
+bool only_reference_left(MapPtr &m) {
+  int fd = -1;
+  if (mmapio_unmap(m.get(), &fd) != 0)
+    return false;
+  m.release();
+  ::close(fd);
+  return true;
+}
+
+// Walks it to the end; checks every chunk against bytes and the mapping.
+void check_walk(mmapio_chunks &it, mmapio_map *m, const std::string &bytes,
+                size_t chunk) {
+  const unsigned char *base =
+      static_cast<const unsigned char *>(mmapio_base(m));
+  std::string seen;
+  uint64_t expect_off = 0;
+  size_t count = 0;
+  mmapio_chunk c{};
+  while (mmapio_chunks_next(&it, &c)) {
+    count++;
+    const uint64_t left = bytes.size() - expect_off;
+    REQUIRE(c.off == expect_off);
+    REQUIRE(c.len == (left < chunk ? left : chunk));
+    REQUIRE(c.len > 0);
+    // Zero-copy: the chunk is the mapping itself.
+    REQUIRE(static_cast<const unsigned char *>(c.data) == base + c.off);
+    seen.append(static_cast<const char *>(c.data), c.len);
+    expect_off += c.len;
+  }
+  CHECK(count == (bytes.size() + chunk - 1) / chunk);
+  CHECK(seen == bytes);
+  // The end is sticky.
+  CHECK_FALSE(mmapio_chunks_next(&it, &c));
+}
+
+} // namespace
+
+// ------------------------------------------------------------------
+// chunks and pages: the table
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_chunks_next: every file size x chunk size yields the file's "
+          "bytes zero-copy, the last chunk short",
+          "[mmapio_chunks_begin][mmapio_chunks_next][iterator]") {
+  const uint64_t size =
+      GENERATE(from_range(std::begin(kSizes), std::end(kSizes)));
+  const size_t chunk =
+      GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
+  const mmapio_mode mode =
+      size == 0 ? MMAPIO_MODE_RO
+                : GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  CAPTURE(size, chunk, mode);
+  Fixture f(size, mode);
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), chunk));
+  check_walk(it, f.map.get(), f.bytes, chunk);
+  // Reaching the end released the walk's pin and reference.
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_pages_begin: pages are chunks of the page size",
+          "[mmapio_pages_begin][mmapio_chunks_next][iterator]") {
+  const uint64_t size =
+      GENERATE(from_range(std::begin(kSizes), std::end(kSizes)));
+  CAPTURE(size);
+  Fixture f(size, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
+  check_walk(it, f.map.get(), f.bytes, static_cast<size_t>(kPage));
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_chunks_next_owned: every file size x chunk size yields "
+          "malloc'd copies of the file's bytes",
+          "[mmapio_chunks_next_owned][iterator]") {
+  const uint64_t size =
+      GENERATE(from_range(std::begin(kSizes), std::end(kSizes)));
+  const size_t chunk =
+      GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
+  CAPTURE(size, chunk);
+  Fixture f(size, MMAPIO_MODE_RO);
+  const auto *base =
+      static_cast<const unsigned char *>(mmapio_base(f.map.get()));
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), chunk));
+  std::string seen;
+  size_t count = 0;
+  for (;;) {
+    mmapio_owned_chunk c{};
+    REQUIRE_OK(mmapio_chunks_next_owned(&it, &c));
+    if (c.data == nullptr) {
+      CHECK(c.len == 0);
+      break;
+    }
+    count++;
+    CHECK(c.off == seen.size());
+    CHECK(c.len == std::min<uint64_t>(chunk, size - seen.size()));
+    // A copy, not the mapping.
+    const auto *d = static_cast<const unsigned char *>(c.data);
+    CHECK((d + c.len <= base || d >= base + size));
+    seen.append(static_cast<const char *>(c.data), c.len);
+    std::free(c.data);
+  }
+  CHECK(count == (size + chunk - 1) / chunk);
+  CHECK(seen == f.bytes);
+  mmapio_owned_chunk again{};
+  REQUIRE_OK(mmapio_chunks_next_owned(&it, &again));
+  CHECK(again.data == nullptr);
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_chunks_next_owned: mixes with mmapio_chunks_next on one "
+          "walk (pages_owned)",
+          "[mmapio_chunks_next_owned][mmapio_pages_begin][iterator]") {
+  Fixture f(3 * kPage + 5, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
+  mmapio_chunk v{};
+  mmapio_owned_chunk o{};
+  REQUIRE(mmapio_chunks_next(&it, &v));
+  REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+  REQUIRE(o.data != nullptr);
+  CHECK(o.off == kPage);
+  CHECK(std::string(static_cast<char *>(o.data), o.len) ==
+        f.bytes.substr(kPage, kPage));
+  std::free(o.data);
+  REQUIRE(mmapio_chunks_next(&it, &v));
+  CHECK(v.off == 2 * kPage);
+  REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+  CHECK(o.len == 5);
+  std::free(o.data);
+  REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+  CHECK(o.data == nullptr);
+  CHECK(only_reference_left(f.map));
+}
+
+// ------------------------------------------------------------------
+// Lifetime and resizing during a walk
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_chunks_begin: a live walk blocks a shrink that would cut "
+          "it, and its end releases the pin",
+          "[mmapio_chunks_begin][mmapio_chunks_end][mmapio_resize][iterator]["
+          "resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 4 * kPage);
+  mmapio_chunks it;
+  mmapio_chunk c{};
+
+  SECTION("released when next reaches the end") {
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), kPage));
+    REQUIRE(mmapio_chunks_next(&it, &c));
+    CHECK_CODE(mmapio_resize(m.get(), 2 * kPage, nullptr), MMAPIO_E_BUSY);
+    CHECK(mmapio_len(m.get()) == 4 * kPage);
+    while (mmapio_chunks_next(&it, &c)) {
+    }
+    REQUIRE_OK(mmapio_resize(m.get(), 2 * kPage, nullptr));
+    mmapio_chunks_end(&it); // a no-op after the end
+  }
+  SECTION("released by mmapio_chunks_end when abandoned early") {
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), 7));
+    REQUIRE(mmapio_chunks_next(&it, &c));
+    CHECK_CODE(mmapio_resize(m.get(), kPage, nullptr), MMAPIO_E_BUSY);
+    mmapio_chunks_end(&it);
+    CHECK_FALSE(mmapio_chunks_next(&it, &c));
+    REQUIRE_OK(mmapio_resize(m.get(), kPage, nullptr));
+    mmapio_chunks_end(&it);
+    mmapio_chunks_end(nullptr);
+  }
+  SECTION("released by the end of an owned walk") {
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), 3 * kPage));
+    mmapio_owned_chunk o{};
+    REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+    std::free(o.data);
+    CHECK_CODE(mmapio_resize(m.get(), kPage, nullptr), MMAPIO_E_BUSY);
+    REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+    std::free(o.data);
+    REQUIRE_OK(mmapio_chunks_next_owned(&it, &o));
+    REQUIRE(o.data == nullptr);
+    REQUIRE_OK(mmapio_resize(m.get(), kPage, nullptr));
+  }
+  SECTION("a shrink that cuts nothing of the walk's range is allowed") {
+    REQUIRE_OK(mmapio_resize(m.get(), 8 * kPage, nullptr));
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), kPage));
+    REQUIRE_OK(mmapio_resize(m.get(), 16 * kPage, nullptr));
+    REQUIRE_OK(mmapio_resize(m.get(), 8 * kPage, nullptr));
+    CHECK_CODE(mmapio_resize(m.get(), 8 * kPage - 1, nullptr), MMAPIO_E_BUSY);
+    mmapio_chunks_end(&it);
+  }
+}
+
+TEST_CASE("mmapio_chunks_next: growth during a walk is not seen",
+          "[mmapio_chunks_next][mmapio_resize][iterator][resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 3 * kPage);
+  const std::string bytes = pattern_bytes(3 * kPage, 3);
+  REQUIRE_OK(mmapio_update(m.get(), 0, bytes.data(), bytes.size()));
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), kPage));
+  mmapio_chunk c{};
+  REQUIRE(mmapio_chunks_next(&it, &c));
+  REQUIRE_OK(mmapio_resize(m.get(), 10 * kPage, nullptr));
+  std::string seen(static_cast<const char *>(c.data), c.len);
+  size_t count = 1;
+  while (mmapio_chunks_next(&it, &c)) {
+    seen.append(static_cast<const char *>(c.data), c.len);
+    count++;
+  }
+  CHECK(count == 3);
+  CHECK(seen == bytes);
+}
+
+TEST_CASE("mmapio_chunks_next: growth that moves the base does not disturb "
+          "a walk",
+          "[mmapio_chunks_next][mmapio_resize][iterator][resize]") {
+  TempDir td;
+  mmapio_options o = MMAPIO_OPTIONS_INIT;
+  o.size = 4 * kPage;
+  o.reserve = 4 * kPage;
+  mmapio_map *raw = nullptr;
+  REQUIRE_OK(mmapio_open_ex(&raw, td.path("f").c_str(), &o, MMAPIO_CREATE));
+  MapPtr m(raw);
+  const std::string bytes = pattern_bytes(4 * kPage, 5);
+  REQUIRE_OK(mmapio_update(m.get(), 0, bytes.data(), bytes.size()));
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), 1000));
+  mmapio_chunk c{};
+  REQUIRE(mmapio_chunks_next(&it, &c));
+  std::string seen(static_cast<const char *>(c.data), c.len);
+  {
+    GrowthBlocker blocker(mmapio_base(m.get()));
+    if (!blocker.ok()) {
+      mmapio_chunks_end(&it);
+      MMAPIO_SKIP("cannot occupy the address space after the reservation");
+    }
+    bool moved = false;
+    REQUIRE_OK(mmapio_resize(m.get(), 64 * kPage, &moved));
+    if (!moved) {
+      mmapio_chunks_end(&it);
+      MMAPIO_SKIP("growth did not move the base");
+    }
+  }
+  while (mmapio_chunks_next(&it, &c))
+    seen.append(static_cast<const char *>(c.data), c.len);
+  CHECK(seen == bytes);
+  // A new walk covers the grown length at the new base.
+  REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), 64 * kPage));
+  REQUIRE(mmapio_chunks_next(&it, &c));
+  CHECK(c.data == mmapio_base(m.get()));
+  CHECK(c.len == 64 * kPage);
+  CHECK_FALSE(mmapio_chunks_next(&it, &c));
+}
+
+TEST_CASE("mmapio_chunks_begin: the walk keeps a closed mapping alive until "
+          "its end",
+          "[mmapio_chunks_begin][mmapio_close][iterator]") {
+  Fixture f(2 * kPage + 3, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 100));
+  int fd = -1;
+  CHECK_CODE(mmapio_unmap(f.map.get(), &fd), MMAPIO_E_BUSY);
+  mmapio_close(f.map.release()); // drops the caller's reference only
+  std::string seen;
+  mmapio_chunk c{};
+  while (mmapio_chunks_next(&it, &c)) // the last reference goes here
+    seen.append(static_cast<const char *>(c.data), c.len);
+  CHECK(seen == f.bytes);
+}
+
+TEST_CASE("mmapio_chunks_begin: walks racing resizes on another thread never "
+          "see their range cut",
+          "[mmapio_chunks_begin][mmapio_chunks_mut][mmapio_resize][iterator]["
+          "resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 4 * kPage);
+  std::atomic<bool> stop{false};
+  std::atomic<int> busy{0}, failed{0};
+  std::thread resizer([&] {
+    for (unsigned i = 0; !stop; i++) {
+      const uint64_t to = (1 + (i * 7919) % 8) * kPage - (i % 3);
+      const int rc = mmapio_resize(m.get(), to, nullptr);
+      if (rc == MMAPIO_E_BUSY)
+        busy++;
+      else if (rc != 0)
+        failed++;
+    }
+  });
+  int cut = 0, broken = 0;
+  for (int round = 0; round < 300; round++) {
+    mmapio_chunks it;
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), 1000));
+    uint64_t expect = 0;
+    unsigned sum = 0;
+    mmapio_chunk c{};
+    while (mmapio_chunks_next(&it, &c)) {
+      if (c.off != expect)
+        broken++;
+      expect = c.off + c.len;
+      sum += static_cast<const unsigned char *>(c.data)[c.len - 1];
+      // The pin: while the walk lives, the length never drops below it.
+      if (mmapio_len(m.get()) < expect)
+        cut++;
+    }
+    (void)sum;
+    auto count = [](uint64_t, void *data, size_t len, void *ctx) {
+      static_cast<unsigned char *>(data)[len - 1] = 1;
+      return ++*static_cast<int *>(ctx) > 1000000 ? 1 : 0;
+    };
+    int calls = 0;
+    if (mmapio_chunks_mut(m.get(), 999, count, &calls) != 0)
+      broken++;
+  }
+  stop = true;
+  resizer.join();
+  CHECK(cut == 0);
+  CHECK(broken == 0);
+  CHECK(failed == 0);
+  INFO("resizes refused with BUSY: " << busy.load());
+  SUCCEED();
+}
+
+// ------------------------------------------------------------------
+// chunks_mut
+// ------------------------------------------------------------------
+
+namespace {
+
+struct MutLog {
+  std::vector<uint64_t> offs;
+  std::vector<size_t> lens;
+  size_t stop_at = SIZE_MAX; // index of the call that returns stop_with
+  int stop_with = 0;
+  mmapio_map *map = nullptr;
+  int resize_rc = 1; // result of a resize made from inside the callback
+  uint64_t resize_to = 0;
+};
+
+// Fills each chunk with the low byte of (offset of the byte) ^ 0x5A.
+int fill_chunk(uint64_t off, void *data, size_t len, void *ctx) {
+  auto *log = static_cast<MutLog *>(ctx);
+  const size_t index = log->offs.size();
+  log->offs.push_back(off);
+  log->lens.push_back(len);
+  auto *p = static_cast<unsigned char *>(data);
+  for (size_t i = 0; i < len; i++)
+    p[i] = static_cast<unsigned char>((off + i) ^ 0x5A);
+  if (log->resize_to != 0 && index == 0)
+    log->resize_rc = mmapio_resize(log->map, log->resize_to, nullptr);
+  return index == log->stop_at ? log->stop_with : 0;
+}
+
+std::string filled(uint64_t size) {
+  std::string s(size, '\0');
+  for (uint64_t i = 0; i < size; i++)
+    s[i] = static_cast<char>((i ^ 0x5A) & 0xFF);
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("mmapio_chunks_mut: every file size x chunk size visits each chunk "
+          "once, in order, writably",
+          "[mmapio_chunks_mut][iterator]") {
+  const uint64_t size =
+      GENERATE(from_range(std::begin(kSizes) + 1, std::end(kSizes)));
+  const size_t chunk =
+      GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  CAPTURE(size, chunk, mode);
+  Fixture f(size, mode);
+  MutLog log;
+  REQUIRE_OK(mmapio_chunks_mut(f.map.get(), chunk, fill_chunk, &log));
+  REQUIRE(log.offs.size() == (size + chunk - 1) / chunk);
+  uint64_t off = 0;
+  for (size_t i = 0; i < log.offs.size(); i++) {
+    CHECK(log.offs[i] == off);
+    CHECK(log.lens[i] == std::min<uint64_t>(chunk, size - off));
+    off += log.lens[i];
+  }
+  std::string now(size, '\0');
+  REQUIRE_OK(mmapio_read(f.map.get(), 0, &now[0], size));
+  CHECK(now == filled(size));
+  // RW writes reach the file; COW writes stay private.
+  REQUIRE_OK(mmapio_flush(f.map.get()));
+  CHECK(read_bytes(f.path) ==
+        (mode == MMAPIO_MODE_RW ? filled(size) : f.bytes));
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_chunks_mut: stops at the callback's first non-zero return "
+          "and returns it",
+          "[mmapio_chunks_mut][iterator]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 10 * kPage);
+  const int value = GENERATE(42, -1, MMAPIO_E_BUSY, INT32_MIN);
+  CAPTURE(value);
+  MutLog log;
+  log.stop_at = 2;
+  log.stop_with = value;
+  CHECK(mmapio_chunks_mut(m.get(), kPage, fill_chunk, &log) == value);
+  CHECK(log.offs.size() == 3);
+  // Stopping released the walk's pin.
+  REQUIRE_OK(mmapio_resize(m.get(), 1, nullptr));
+}
+
+TEST_CASE("mmapio_chunks_mut: the walk is pinned: a shrink from the callback "
+          "fails with BUSY, growth is not walked",
+          "[mmapio_chunks_mut][mmapio_resize][iterator][resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 4 * kPage);
+  MutLog log;
+  log.map = m.get();
+  SECTION("shrink") {
+    log.resize_to = kPage;
+    REQUIRE_OK(mmapio_chunks_mut(m.get(), kPage, fill_chunk, &log));
+    CHECK(log.resize_rc == MMAPIO_E_BUSY);
+    CHECK(log.offs.size() == 4);
+    REQUIRE_OK(mmapio_resize(m.get(), kPage, nullptr));
+  }
+  SECTION("growth") {
+    log.resize_to = 8 * kPage;
+    REQUIRE_OK(mmapio_chunks_mut(m.get(), kPage, fill_chunk, &log));
+    CHECK(log.resize_rc == 0);
+    CHECK(log.offs.size() == 4);
+    CHECK(mmapio_len(m.get()) == 8 * kPage);
+  }
+}
+
+// ------------------------------------------------------------------
+// Errors
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when it or m is NULL",
+          "[mmapio_chunks_begin][errors][iterator]") {
+  Fixture f(kPage, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  std::memset(&it, 0xAB, sizeof it);
+  CHECK_CODE(mmapio_chunks_begin(&it, nullptr, 16), MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_chunks_begin(nullptr, f.map.get(), 16),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(it.pos_ == 0xABABABABABABABABULL); // untouched
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when chunk_size is 0",
+          "[mmapio_chunks_begin][errors][iterator]") {
+  Fixture f(kPage, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  std::memset(&it, 0xAB, sizeof it);
+  CHECK_CODE(mmapio_chunks_begin(&it, f.map.get(), 0),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(it.pos_ == 0xABABABABABABABABULL);
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_pages_begin: INVALID_ARGUMENT when it or m is NULL",
+          "[mmapio_pages_begin][errors][iterator]") {
+  Fixture f(kPage, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  CHECK_CODE(mmapio_pages_begin(&it, nullptr), MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_pages_begin(nullptr, f.map.get()),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(only_reference_left(f.map));
+}
+
+TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
+          "[mmapio_chunks_next_owned][errors][iterator]") {
+  Fixture f(kPage, MMAPIO_MODE_RO);
+  mmapio_chunks it;
+  REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 16));
+  mmapio_owned_chunk o{};
+  CHECK_CODE(mmapio_chunks_next_owned(nullptr, &o), MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_chunks_next_owned(&it, nullptr), MMAPIO_E_INVALID_ARGUMENT);
+  // The walk did not advance.
+  mmapio_chunk c{};
+  REQUIRE(mmapio_chunks_next(&it, &c));
+  CHECK(c.off == 0);
+  mmapio_chunks_end(&it);
+}
+
+TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
+          "allocated",
+          "[mmapio_chunks_next_owned][errors][iterator]") {
+  if (mmapio_views_test::kSanitized)
+    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  // A sparse file far larger than the memory the child may still map.
+  Fixture f(0, MMAPIO_MODE_RO);
+  const std::string big = f.td.path("big");
+  mmapio_map *raw = nullptr;
+  REQUIRE_OK(mmapio_create(&raw, big.c_str(), uint64_t{1} << 32));
+  MapPtr m(raw);
+  const ChildOutcome r = run_in_child([&m](int &extra) {
+    mmapio_chunks it;
+    if (mmapio_chunks_begin(&it, m.get(), size_t{1} << 31) != 0)
+      return 100;
+    mmapio_views_test::limit_address_space(size_t{1} << 28);
+    mmapio_owned_chunk o{};
+    o.data = &extra; // must stay untouched
+    const int rc = mmapio_chunks_next_owned(&it, &o);
+    extra = o.data == &extra ? 1 : 0;
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_E_NO_MEMORY);
+  CHECK(r.code == MMAPIO_E_NO_MEMORY);
+  CHECK(r.extra == 1);
+}
+
+TEST_CASE("mmapio_chunks_mut: INVALID_ARGUMENT when m or fn is NULL",
+          "[mmapio_chunks_mut][errors][iterator]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), kPage);
+  MutLog log;
+  CHECK_CODE(mmapio_chunks_mut(nullptr, 16, fill_chunk, &log),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(mmapio_chunks_mut(m.get(), 16, nullptr, &log),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(log.offs.empty());
+}
+
+TEST_CASE("mmapio_chunks_mut: INVALID_ARGUMENT when chunk_size is 0",
+          "[mmapio_chunks_mut][errors][iterator]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), kPage);
+  MutLog log;
+  CHECK_CODE(mmapio_chunks_mut(m.get(), 0, fill_chunk, &log),
+             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK(log.offs.empty());
+}
+
+TEST_CASE("mmapio_chunks_mut: INVALID_MODE when the mapping is read-only",
+          "[mmapio_chunks_mut][errors][iterator]") {
+  Fixture f(kPage, MMAPIO_MODE_RO);
+  MutLog log;
+  CHECK_CODE(mmapio_chunks_mut(f.map.get(), 16, fill_chunk, &log),
+             MMAPIO_E_INVALID_MODE);
+  CHECK(log.offs.empty());
+  CHECK(only_reference_left(f.map));
+}

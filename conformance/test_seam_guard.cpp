@@ -1,0 +1,35 @@
+// mmapio_set_guard's IO error, through the system-call seam.
+#include "support.hpp"
+#include "support_proc.hpp"
+
+#include "sys.h"
+
+namespace {
+int failing_sigaction(int, const struct sigaction *, struct sigaction *) {
+  errno = EINVAL;
+  return -1;
+}
+} // namespace
+
+MMAPIO_CHILD(guard_sigaction_fails) {
+  mmapio_map *m = nullptr;
+  if (mmapio_create(&m, argv[0], 4096) != 0)
+    return 10;
+  mmi_sys.sigaction = failing_sigaction;
+  int rc = mmapio_set_guard(m, true);
+  mmi_sys_reset();
+  if (rc != MMAPIO_E_IO || mmapio_last_error()->os_errno != EINVAL)
+    return 11;
+  // Nothing was left half-installed: a later attempt works.
+  if (mmapio_set_guard(m, true) != 0)
+    return 12;
+  mmapio_close(m);
+  return 0;
+}
+
+TEST_CASE("mmapio_set_guard: IO when the SIGBUS handler cannot be installed",
+          "[mmapio_set_guard][errors][fault]") {
+  TempDir t;
+  REQUIRE(mmapio_test::run_child("guard_sigaction_fails", {t.path("f.bin")}) ==
+          0);
+}

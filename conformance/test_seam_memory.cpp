@@ -1,0 +1,351 @@
+// Memory control through the seam (lib/src/platform_memory.h): failures of
+// madvise, posix_fadvise, MADV_POPULATE_READ, mlock, munlock and mincore
+// that a test cannot provoke otherwise, and how touch_pages chooses its
+// way from the page probe. Linked to the static library only
+// (mmapio_seam_tests). Every test holds a MemSeamGuard, which restores the
+// real calls with mmi_memsys_reset() on every exit path.
+#include "support_memory.hpp"
+
+#include "platform_memory.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+using namespace mmapio_mem;
+
+namespace {
+
+const uint64_t kPage = mmapio_page_size();
+
+int g_fail_errno = 0; // errno the faked call fails with (0: real)
+int g_probe_answer = MMI_PROBE_UNKNOWN;
+int g_probe_last_answer = -2; // for the probe of another block; -2: same
+unsigned g_populate_sleep_us = 0;
+bool g_populate_real = true; // false: succeed at once, doing nothing
+std::vector<uintptr_t> g_probes;
+std::vector<std::pair<uintptr_t, size_t>> g_populates;
+
+int fail_advise(void *, size_t, int) {
+  errno = g_fail_errno;
+  return -1;
+}
+int fail_fadvise(int, uint64_t, uint64_t) { return g_fail_errno; }
+int fail_lock(const void *, size_t) {
+  errno = g_fail_errno;
+  return -1;
+}
+int fail_mincore(void *, size_t, unsigned char *) {
+  errno = g_fail_errno;
+  return -1;
+}
+
+int fake_probe(const void *addr) {
+  g_probes.push_back(reinterpret_cast<uintptr_t>(addr));
+  if (g_probes.size() > 1 && g_probe_last_answer != -2 &&
+      reinterpret_cast<uintptr_t>(addr) != g_probes.front())
+    return g_probe_last_answer;
+  return g_probe_answer;
+}
+
+int (*real_populate)(void *, size_t) = nullptr;
+int fake_populate(void *addr, size_t len) {
+  g_populates.emplace_back(reinterpret_cast<uintptr_t>(addr), len);
+  if (g_populate_sleep_us != 0)
+    ::usleep(g_populate_sleep_us);
+  if (g_fail_errno != 0) {
+    errno = g_fail_errno;
+    return -1;
+  }
+  return g_populate_real ? real_populate(addr, len) : 0;
+}
+
+class MemSeamGuard {
+public:
+  MemSeamGuard() { clear(); }
+  ~MemSeamGuard() { clear(); }
+  MemSeamGuard(const MemSeamGuard &) = delete;
+  MemSeamGuard &operator=(const MemSeamGuard &) = delete;
+
+private:
+  static void clear() {
+    mmi_memsys_reset();
+    real_populate = mmi_memsys.populate;
+    g_fail_errno = 0;
+    g_probe_answer = MMI_PROBE_UNKNOWN;
+    g_probe_last_answer = -2;
+    g_populate_sleep_us = 0;
+    g_populate_real = true;
+    g_probes.clear();
+    g_populates.clear();
+  }
+};
+
+// An anonymous region of size bytes that holds at least one whole
+// 2 MiB-aligned block.
+MapPtr anon_with_block(size_t size) {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_anon(&m, size));
+  REQUIRE(first_aligned_block(mmapio_base(m), size) != nullptr);
+  return MapPtr(m);
+}
+
+void check_error(int rc, int code, int os_errno, const char *syscall) {
+  const mmapio_error *e = mmapio_last_error();
+  INFO(mmapio_describe(rc));
+  CHECK(rc == code);
+  CHECK(e->code == code);
+  CHECK(e->os_errno == os_errno);
+  REQUIRE(e->syscall != nullptr);
+  CHECK(std::string(e->syscall) == syscall);
+}
+
+} // namespace
+
+// ------------------------------------------------------------------
+// Failures of the system calls
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_advise: ADVICE_FAILED when madvise fails",
+          "[mmapio_advise][errors][advise]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(4 * kMiB);
+  g_fail_errno = EAGAIN;
+  mmi_memsys.advise = fail_advise;
+  check_error(mmapio_advise(m.get(), 5, 10, MMAPIO_ADVICE_WILLNEED),
+              MMAPIO_E_ADVICE_FAILED, EAGAIN, "madvise");
+}
+
+TEST_CASE("mmapio_prefetch_range: ADVICE_FAILED when posix_fadvise fails",
+          "[mmapio_prefetch_range][errors][advise]") {
+  MemSeamGuard guard;
+  TempDir dir;
+  Made mk = make_backing(dir, Backing::RO, 4 * kPage);
+  g_fail_errno = EIO;
+  mmi_memsys.fadvise_willneed = fail_fadvise;
+  check_error(mmapio_prefetch_range(mk.map.get(), 1, 2 * kPage),
+              MMAPIO_E_ADVICE_FAILED, EIO, "posix_fadvise");
+  // len 0 never reaches posix_fadvise (there it would mean "to the end").
+  CHECK_OK(mmapio_prefetch_range(mk.map.get(), 0, 0));
+}
+
+TEST_CASE("mmapio_lock: LOCK_FAILED when mlock fails",
+          "[mmapio_lock][errors][lock]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(4 * kMiB);
+  g_fail_errno = EAGAIN;
+  mmi_memsys.mlock = fail_lock;
+  check_error(mmapio_lock(m.get(), 0, kPage), MMAPIO_E_LOCK_FAILED, EAGAIN,
+              "mlock");
+  check_error(mmapio_lock_all(m.get()), MMAPIO_E_LOCK_FAILED, EAGAIN, "mlock");
+}
+
+TEST_CASE("mmapio_unlock: UNLOCK_FAILED when munlock fails",
+          "[mmapio_unlock][errors][lock]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(4 * kMiB);
+  g_fail_errno = ENOMEM;
+  mmi_memsys.munlock = fail_lock;
+  check_error(mmapio_unlock(m.get(), 3, kPage), MMAPIO_E_UNLOCK_FAILED, ENOMEM,
+              "munlock");
+}
+
+TEST_CASE("mmapio_unlock_all: UNLOCK_FAILED when munlock fails",
+          "[mmapio_unlock_all][errors][lock]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(4 * kMiB);
+  g_fail_errno = EINVAL;
+  mmi_memsys.munlock = fail_lock;
+  check_error(mmapio_unlock_all(m.get()), MMAPIO_E_UNLOCK_FAILED, EINVAL,
+              "munlock");
+}
+
+TEST_CASE("mmapio_resident: IO when mincore fails",
+          "[mmapio_resident][errors][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(4 * kMiB);
+  g_fail_errno = ENOMEM;
+  mmi_memsys.mincore = fail_mincore;
+  mmapio_residency r{9, 9};
+  check_error(mmapio_resident(m.get(), 0, kPage, &r), MMAPIO_E_IO, ENOMEM,
+              "mincore");
+  CHECK(r.pages == 9);
+}
+
+// Populating fails (MADV_POPULATE_READ, taken for ranges the probe says are
+// mapped by huge pages).
+struct PopulateFailure {
+  int os_errno;
+  int code;
+};
+
+TEST_CASE("mmapio_touch_pages_range: FAULT when populating meets a bad "
+          "page",
+          "[mmapio_touch_pages_range][errors][touch]") {
+  MemSeamGuard guard;
+  const int e = GENERATE(EFAULT, MMI_EHWPOISON);
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_fail_errno = e;
+  check_error(mmapio_touch_pages_range(m.get(), 1, 8 * kMiB - 1),
+              MMAPIO_E_FAULT, e, "madvise");
+  CHECK(g_populates.size() == 1);
+}
+
+TEST_CASE("mmapio_touch_pages_range: NO_MEMORY when populating runs out of "
+          "memory",
+          "[mmapio_touch_pages_range][errors][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_fail_errno = ENOMEM;
+  check_error(mmapio_touch_pages_range(m.get(), 0, 8 * kMiB),
+              MMAPIO_E_NO_MEMORY, ENOMEM, "madvise");
+}
+
+TEST_CASE("mmapio_touch_pages_range: IO when populating fails otherwise",
+          "[mmapio_touch_pages_range][errors][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_fail_errno = EIO;
+  check_error(mmapio_touch_pages_range(m.get(), 0, 8 * kMiB), MMAPIO_E_IO, EIO,
+              "madvise");
+}
+
+TEST_CASE("mmapio_touch_pages: FAULT, NO_MEMORY and IO when populating "
+          "fails",
+          "[mmapio_touch_pages][errors][touch]") {
+  MemSeamGuard guard;
+  const PopulateFailure f =
+      GENERATE(PopulateFailure{EFAULT, MMAPIO_E_FAULT},
+               PopulateFailure{ENOMEM, MMAPIO_E_NO_MEMORY},
+               PopulateFailure{EIO, MMAPIO_E_IO});
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_fail_errno = f.os_errno;
+  check_error(mmapio_touch_pages(m.get()), f.code, f.os_errno, "madvise");
+}
+
+// ------------------------------------------------------------------
+// How touch chooses: the loop, or one populate call
+// ------------------------------------------------------------------
+
+TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
+          "the answer is remembered",
+          "[mmapio_touch_pages][touch][hugepages]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  // As fast as over huge pages: the cached answer is never doubted.
+  g_populate_real = false;
+  for (int i = 0; i < 5; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  // One probe, of the first aligned block; one call per touch, over the
+  // whole (page-widened) mapping.
+  REQUIRE(g_probes.size() == 1);
+  CHECK(g_probes[0] == reinterpret_cast<uintptr_t>(first_aligned_block(
+                           mmapio_base(m.get()), 8 * kMiB)));
+  REQUIRE(g_populates.size() == 5);
+  for (const auto &p : g_populates) {
+    CHECK(p.first == reinterpret_cast<uintptr_t>(mmapio_base(m.get())));
+    CHECK(p.second == 8 * kMiB);
+  }
+  // Forgetting the cached answer (the guard does it too) asks again.
+  mmi_touch_cache_clear();
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_probes.size() == 2);
+}
+
+TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
+          "every fourth call",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_SMALL;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  for (int i = 0; i < 9; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_populates.empty());
+  CHECK(g_probes.size() == 3); // calls 1, 5 and 9
+  CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages: pages that are not resident use the loop",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_UNKNOWN;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  for (int i = 0; i < 3; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_populates.empty());
+  CHECK(g_probes.size() == 3); // nothing to remember: asked every time
+  CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages_range: ranges without a whole huge page "
+          "never probe",
+          "[mmapio_touch_pages_range][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  const unsigned char *blk =
+      first_aligned_block(mmapio_base(m.get()), 8 * kMiB);
+  const uint64_t off = static_cast<uint64_t>(
+      blk - static_cast<const unsigned char *>(mmapio_base(m.get())));
+  // 2 MiB starting one page into the block cannot hold a whole block.
+  REQUIRE_OK(mmapio_touch_pages_range(m.get(), off + kPage, 2 * kMiB));
+  REQUIRE_OK(mmapio_touch_pages_range(m.get(), 0, kPage));
+  CHECK(g_probes.empty());
+  CHECK(g_populates.empty());
+  CHECK(present_pages(blk + kPage, 2 * kMiB) == 2 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages: a slow populate re-checks the last huge page",
+          "[mmapio_touch_pages][touch][hugepages]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;       // the first block
+  g_probe_last_answer = MMI_PROBE_SMALL; // the last block
+  g_populate_sleep_us = 50000;           // far slower than huge pages go
+  g_populate_real = false;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  REQUIRE(g_populates.size() == 1);
+  REQUIRE(g_probes.size() == 2);
+  CHECK(g_probes[1] != g_probes[0]);
+  // Mixed: the next calls take the loop without asking.
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_populates.size() == 1);
+  CHECK(g_probes.size() == 2);
+}
+
+TEST_CASE("mmapio_touch_pages: without MADV_POPULATE_READ the loop does it",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_HUGE;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_fail_errno = EINVAL; // what a kernel before 5.14 says
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_populates.size() == 1);
+  CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}

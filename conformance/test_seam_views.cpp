@@ -1,0 +1,93 @@
+// View functions whose documented errors need a failing system call:
+// linked to the static library (mmapio_seam_tests). Every test that
+// touches mmi_sys holds a SeamGuard, which restores the real calls.
+#include "support.hpp"
+
+#include "sys.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace {
+
+const uint64_t kPage = mmapio_page_size();
+
+struct SeamGuard {
+  SeamGuard() = default;
+  SeamGuard(const SeamGuard &) = delete;
+  SeamGuard &operator=(const SeamGuard &) = delete;
+  ~SeamGuard() { mmi_sys_reset(); }
+};
+
+int msync_calls = 0;
+
+int failing_msync(void *, size_t, int) {
+  msync_calls++;
+  errno = EIO;
+  return -1;
+}
+
+// A fresh RW mapping whose every update is flushed (policy ALWAYS).
+MapPtr create_always(const TempDir &td, uint64_t size) {
+  mmapio_options o = MMAPIO_OPTIONS_INIT;
+  o.size = size;
+  o.flush_policy = MMAPIO_FLUSH_ALWAYS;
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_ex(&m, td.path("f").c_str(), &o, MMAPIO_CREATE));
+  return MapPtr(m);
+}
+
+struct SegmentReleaser {
+  void operator()(mmapio_segment *s) const noexcept {
+    mmapio_segment_release(s);
+  }
+};
+
+} // namespace
+
+TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
+          "requires fails",
+          "[mmapio_segment_write][errors][segment]") {
+  TempDir td;
+  MapPtr m = create_always(td, 2 * kPage);
+  mmapio_segment *raw = nullptr;
+  REQUIRE_OK(mmapio_segment_create(&raw, m.get(), kPage, kPage, 0));
+  std::unique_ptr<mmapio_segment, SegmentReleaser> s(raw);
+  SeamGuard guard;
+  msync_calls = 0;
+  mmi_sys.msync = failing_msync;
+  CHECK_CODE(mmapio_segment_write(s.get(), 4, "data", 4),
+             MMAPIO_E_FLUSH_FAILED);
+  CHECK(msync_calls == 1);
+  CHECK(mmapio_last_error()->os_errno == EIO);
+  // The bytes were copied all the same.
+  char got[4];
+  REQUIRE_OK(mmapio_read(m.get(), kPage + 4, got, 4));
+  CHECK(std::memcmp(got, "data", 4) == 0);
+}
+
+TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
+          "the stream",
+          "[mmapio_fopen][stream]") {
+  TempDir td;
+  MapPtr m = create_always(td, kPage);
+  FILE *f = nullptr;
+  const int rc = mmapio_fopen(&f, m.get(), "r+");
+  if (rc == MMAPIO_E_UNSUPPORTED) {
+    WARN("SKIPPED: mmapio_fopen is unsupported in this build");
+    return;
+  }
+  REQUIRE_OK(rc);
+  SeamGuard guard;
+  mmi_sys.msync = failing_msync;
+  REQUIRE(std::fputs("abc", f) >= 0);
+  errno = 0;
+  CHECK(std::fflush(f) == EOF);
+  CHECK(errno == EIO);
+  CHECK(std::ferror(f));
+  std::fclose(f);
+}

@@ -1,0 +1,63 @@
+/* Advice: madvise over the mapping, posix_fadvise read-ahead of the file,
+ * and the range check every memory-control call shares. */
+#include "memory.h"
+#include "platform_memory.h"
+
+#include <errno.h>
+
+int mmi_span_of(const mmapio_map *m, const char *fn, uint64_t off, uint64_t len,
+                mmi_span *out) {
+  out->start = NULL;
+  out->len = 0;
+  if (MMI_UNLIKELY(m == NULL))
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
+  uint64_t size;
+  unsigned char *b = mmi_snapshot(m, &size);
+  if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
+    return mmi_fail_bounds(fn, off, len, size);
+  if (len == 0) {
+    out->start = b + off;
+    out->len = 0;
+    return 0;
+  }
+  /* The mapping covers [0, size) rounded up to a page, so the widened
+   * range stays inside it, and it fits in size_t (size was mapped). */
+  uint64_t start = off & ~((uint64_t)mmi_page() - 1);
+  uint64_t end = mmi_round_page(off + len);
+  out->start = b + start;
+  out->len = (size_t)(end - start);
+  return 0;
+}
+
+int mmapio_advise(mmapio_map *m, uint64_t off, uint64_t len,
+                  mmapio_advice advice) {
+  static const char fn[] = "mmapio_advise";
+  if ((unsigned)advice > MMAPIO_ADVICE_DONTNEED)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: unknown advice %d",
+                    fn, (int)advice);
+  mmi_span s;
+  int rc = mmi_span_of(m, fn, off, len, &s);
+  if (rc != 0 || s.len == 0)
+    return rc;
+  if (mmi_memsys.advise(s.start, s.len, (int)advice) != 0)
+    return mmi_fail(MMAPIO_E_ADVICE_FAILED, errno, "madvise",
+                    "%s: advice %d for bytes [%llu, +%llu) failed", fn,
+                    (int)advice, (unsigned long long)off,
+                    (unsigned long long)len);
+  return 0;
+}
+
+int mmapio_prefetch_range(mmapio_map *m, uint64_t off, uint64_t len) {
+  static const char fn[] = "mmapio_prefetch_range";
+  mmi_span s;
+  int rc = mmi_span_of(m, fn, off, len, &s);
+  /* len 0 would mean "to the end of the file" to posix_fadvise. */
+  if (rc != 0 || len == 0)
+    return rc;
+  int e = mmi_memsys.fadvise_willneed(m->fd, off, len);
+  if (e != 0)
+    return mmi_fail(MMAPIO_E_ADVICE_FAILED, e, "posix_fadvise",
+                    "%s: read-ahead of file bytes [%llu, +%llu) failed", fn,
+                    (unsigned long long)off, (unsigned long long)len);
+  return 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * Iterators: chunks and pages (zero-copy; next() is inline in the
+ * header), their owned-copy form, and the writable walk with a callback.
+ * A walk pins the length it started with, so a shrink cannot cut it.
+ */
+#include "views.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned char *mmi_pin_whole(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
+  /* [0, 0) is always inside the mapping: this cannot fail. */
+  (void)mmapio_pin_range(pin, m, 0, 0);
+  /* Widen the pin under mu, where shrinks read the pins: from here on a
+   * shrink below *len fails, and the base read here maps [0, *len). */
+  pthread_mutex_lock(&m->mu);
+  *len = atomic_load_explicit(&m->len, memory_order_relaxed);
+  unsigned char *b = atomic_load_explicit(&m->base, memory_order_relaxed);
+  pin->end_ = *len;
+  pthread_mutex_unlock(&m->mu);
+  return b;
+}
+
+void mmi_hold(mmapio_pin *ref, mmapio_map *m) {
+  (void)mmapio_pin_range(ref, m, 0, 0);
+}
+
+int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
+  if (it == NULL || m == NULL || chunk_size == 0)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
+                    "mmapio_chunks_begin: it and m must not be NULL and the "
+                    "chunk size (%zu) must not be 0",
+                    chunk_size);
+  uint64_t len;
+  it->base_ = mmi_pin_whole(&it->pin_, m, &len);
+  it->pos_ = 0;
+  it->end_ = len;
+  it->size_ = chunk_size;
+  return 0;
+}
+
+int mmapio_pages_begin(mmapio_chunks *it, mmapio_map *m) {
+  if (it == NULL || m == NULL)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
+                    "mmapio_pages_begin: it and m must not be NULL");
+  return mmapio_chunks_begin(it, m, mmi_page());
+}
+
+void mmapio_chunks_end(mmapio_chunks *it) {
+  if (it == NULL)
+    return;
+  it->end_ = it->pos_;
+  mmapio_unpin(&it->pin_); /* a no-op once released */
+}
+
+int mmapio_chunks_next_owned(mmapio_chunks *it, mmapio_owned_chunk *out) {
+  if (it == NULL || out == NULL)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
+                    "mmapio_chunks_next_owned: it and out must not be NULL");
+  uint64_t left = it->end_ - it->pos_;
+  if (left == 0) {
+    mmapio_chunks_end(it);
+    out->data = NULL;
+    out->len = 0;
+    out->off = it->pos_;
+    return 0;
+  }
+  size_t n = left < it->size_ ? (size_t)left : it->size_;
+  void *copy = malloc(n);
+  if (copy == NULL)
+    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
+                    "mmapio_chunks_next_owned: cannot allocate %zu bytes for "
+                    "the chunk at %llu",
+                    n, (unsigned long long)it->pos_);
+  memcpy(copy, it->base_ + (size_t)it->pos_, n);
+  out->data = copy;
+  out->len = n;
+  out->off = it->pos_;
+  it->pos_ += n;
+  return 0;
+}
+
+int mmapio_chunks_mut(mmapio_map *m, size_t chunk_size, mmapio_chunk_fn fn,
+                      void *ctx) {
+  if (m == NULL || fn == NULL || chunk_size == 0)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
+                    "mmapio_chunks_mut: m and fn must not be NULL and the "
+                    "chunk size (%zu) must not be 0",
+                    chunk_size);
+  if (m->mode == MMAPIO_MODE_RO)
+    return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
+                    "mmapio_chunks_mut: the mapping is read-only");
+  mmapio_pin pin;
+  uint64_t len;
+  unsigned char *b = mmi_pin_whole(&pin, m, &len);
+  int rc = 0;
+  for (uint64_t off = 0; off < len && rc == 0;) {
+    size_t n = len - off < chunk_size ? (size_t)(len - off) : chunk_size;
+    rc = fn(off, b + (size_t)off, n, ctx);
+    off += n;
+  }
+  mmapio_unpin(&pin);
+  return rc;
+}
