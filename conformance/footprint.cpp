@@ -63,8 +63,7 @@ TEST_CASE("footprint: no access path allocates", "[footprint][access]") {
   CHECK(calls == 0);
 }
 
-TEST_CASE("footprint: the counter sees allocations (control)",
-          "[footprint]") {
+TEST_CASE("footprint: the counter sees allocations (control)", "[footprint]") {
   long before = alloc_calls();
   std::vector<char> *v = new std::vector<char>(100);
   delete v;

@@ -63,9 +63,7 @@ public:
   }
   TempDir(const TempDir &) = delete;
   TempDir &operator=(const TempDir &) = delete;
-  ~TempDir() {
-    ::nftw(dir_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-  }
+  ~TempDir() { ::nftw(dir_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
   /** dir()/name */
   std::string path(const std::string &name) const { return dir_ + "/" + name; }
@@ -78,7 +76,8 @@ public:
   }
 
 private:
-  static int remove_entry(const char *p, const struct stat *, int, struct FTW *) {
+  static int remove_entry(const char *p, const struct stat *, int,
+                          struct FTW *) {
     ::remove(p);
     return 0;
   }
@@ -210,7 +209,7 @@ inline std::string mmapio_describe(int rc) {
   return s;
 }
 
-#define MMAPIO_EXPECT_CODE_IMPL(assertion, expr, code)                        \
+#define MMAPIO_EXPECT_CODE_IMPL(assertion, expr, code)                         \
   do {                                                                         \
     const int mmapio_t_rc = (expr);                                            \
     const int mmapio_t_want = (code);                                          \
@@ -360,7 +359,7 @@ ChildOutcome run_in_child(Fn &&fn, unsigned hang_guard_seconds = 30) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MMAPIO_SUPPORT_SANITIZED_ 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||    \
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||     \
     __has_feature(memory_sanitizer)
 #define MMAPIO_SUPPORT_SANITIZED_ 1
 #endif

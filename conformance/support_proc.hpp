@@ -254,8 +254,9 @@ public:
       return;
     uintptr_t end = v->end;
     const Vma *next = vma_containing(maps, end);
-    if (next != nullptr && next->start == end && next->perms.compare(0, 3, "---") == 0 &&
-        next->inode == 0 && next->path.empty()) {
+    if (next != nullptr && next->start == end &&
+        next->perms.compare(0, 3, "---") == 0 && next->inode == 0 &&
+        next->path.empty()) {
       end = next->end;
       next = vma_containing(maps, end);
     }

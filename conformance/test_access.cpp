@@ -268,8 +268,7 @@ TEST_CASE("mmapio_view: OUT_OF_BOUNDS when the mapping is empty and the "
   const void *v = kConstSentinel;
   CHECK_CODE(mmapio_view(f.m.get(), 0, 1, &v), MMAPIO_E_OUT_OF_BOUNDS);
   CHECK_CODE(mmapio_view(f.m.get(), 1, 0, &v), MMAPIO_E_OUT_OF_BOUNDS);
-  CHECK_CODE(mmapio_view(f.m.get(), UINT64_MAX, 1, &v),
-             MMAPIO_E_OUT_OF_BOUNDS);
+  CHECK_CODE(mmapio_view(f.m.get(), UINT64_MAX, 1, &v), MMAPIO_E_OUT_OF_BOUNDS);
   CHECK(v == kConstSentinel);
 }
 
@@ -421,8 +420,7 @@ TEST_CASE("mmapio_base_mut: INVALID_ARGUMENT when m or out is NULL",
     CHECK(b == kMutSentinel);
   }
   SECTION("out is NULL") {
-    CHECK_CODE(mmapio_base_mut(f.m.get(), nullptr),
-               MMAPIO_E_INVALID_ARGUMENT);
+    CHECK_CODE(mmapio_base_mut(f.m.get(), nullptr), MMAPIO_E_INVALID_ARGUMENT);
   }
 }
 
@@ -450,8 +448,8 @@ TEST_CASE("mmapio_align_up: INVALID_ARGUMENT when out is NULL or align is 0 "
     CHECK_CODE(mmapio_align_up(0, 0, &out), MMAPIO_E_INVALID_ARGUMENT);
   }
   SECTION("align is not a power of two") {
-    for (uint64_t a : {uint64_t(3), uint64_t(6), uint64_t(4095),
-                       uint64_t(4097), UINT64_MAX, (uint64_t(1) << 63) + 1}) {
+    for (uint64_t a : {uint64_t(3), uint64_t(6), uint64_t(4095), uint64_t(4097),
+                       UINT64_MAX, (uint64_t(1) << 63) + 1}) {
       INFO("align " << a);
       CHECK_CODE(mmapio_align_up(1, a, &out), MMAPIO_E_INVALID_ARGUMENT);
     }
@@ -474,8 +472,7 @@ TEST_CASE("mmapio_align_up: OUT_OF_BOUNDS when the result does not fit in "
   for (const Row &r : rows) {
     INFO("align_up(" << r.value << ", " << r.align << ")");
     uint64_t out = 77;
-    CHECK_CODE(mmapio_align_up(r.value, r.align, &out),
-               MMAPIO_E_OUT_OF_BOUNDS);
+    CHECK_CODE(mmapio_align_up(r.value, r.align, &out), MMAPIO_E_OUT_OF_BOUNDS);
     CHECK(out == 77);
   }
 }

@@ -36,8 +36,8 @@ std::string pread_file(const std::string &path, uint64_t off, size_t len) {
   std::string out(len, '\0');
   size_t done = 0;
   while (done < len) {
-    ssize_t n = ::pread(fd, &out[done], len - done,
-                        static_cast<off_t>(off + done));
+    ssize_t n =
+        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
     if (n <= 0)
       break;
     done += static_cast<size_t>(n);

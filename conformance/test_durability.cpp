@@ -69,8 +69,8 @@ std::string pread_file(const std::string &path, uint64_t off, size_t len) {
   std::string out(len, '\0');
   size_t done = 0;
   while (done < len) {
-    ssize_t n = ::pread(fd, &out[done], len - done,
-                        static_cast<off_t>(off + done));
+    ssize_t n =
+        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
     if (n <= 0)
       break;
     done += static_cast<size_t>(n);
@@ -211,7 +211,8 @@ TEST_CASE("durability: mmapio_flush_range over several separate written "
   const std::string p = td.path("f");
   MapPtr m = create_map(p, 8 * kPage);
   const std::string x = pattern_bytes(10, 7);
-  const uint64_t offs[] = {0, 4 * kPage - 5 /* crosses a page boundary */, 6 * kPage + 1};
+  const uint64_t offs[] = {0, 4 * kPage - 5 /* crosses a page boundary */,
+                           6 * kPage + 1};
   for (uint64_t off : offs)
     write_via(w, m.get(), off, x);
   REQUIRE(dirty_of(m.get()) > 0);

@@ -94,13 +94,12 @@ TEST_CASE("mmapio_strerror and mmapio_error_name: 0 is success", "[errors]") {
   CHECK(std::string(mmapio_error_name(0)) == "MMAPIO_OK");
 }
 
-TEST_CASE("mmapio_strerror and mmapio_error_name: unknown codes",
-          "[errors]") {
+TEST_CASE("mmapio_strerror and mmapio_error_name: unknown codes", "[errors]") {
   int lowest = 0;
   for (const CodeRow &r : kCodes)
     lowest = r.value < lowest ? r.value : lowest;
-  const int unknown[] = {1, 2, 100, lowest - 1, lowest - 100, -1000,
-                         INT_MIN, INT_MAX};
+  const int unknown[] = {1,     2,       100,    lowest - 1, lowest - 100,
+                         -1000, INT_MIN, INT_MAX};
   for (int c : unknown) {
     INFO("code " << c);
     REQUIRE(mmapio_strerror(c) != nullptr);
@@ -137,8 +136,7 @@ TEST_CASE("mmapio_last_error: OS failure carries errno and system call",
   mmapio_clear_error();
   mmapio_map *m = nullptr;
   const std::string missing = d.path("missing");
-  REQUIRE_CODE(mmapio_open(&m, missing.c_str(), MMAPIO_MODE_RO),
-               MMAPIO_E_IO);
+  REQUIRE_CODE(mmapio_open(&m, missing.c_str(), MMAPIO_MODE_RO), MMAPIO_E_IO);
   CHECK(m == nullptr);
   const mmapio_error *e = mmapio_last_error();
   CHECK(e->code == MMAPIO_E_IO);

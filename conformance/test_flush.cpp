@@ -24,8 +24,8 @@ MapPtr create_map(const std::string &path, uint64_t size) {
 MapPtr open_map(const std::string &path, mmapio_mode mode) {
   mmapio_map *m = nullptr;
   const int rc = mmapio_open(&m, path.c_str(), mode);
-  INFO("mmapio_open(" << path << ", " << static_cast<int>(mode)
-                      << ") returned " << mmapio_describe(rc));
+  INFO("mmapio_open(" << path << ", " << static_cast<int>(mode) << ") returned "
+                      << mmapio_describe(rc));
   REQUIRE(rc == 0);
   REQUIRE(m != nullptr);
   return MapPtr(m);
@@ -274,8 +274,8 @@ TEST_CASE("mmapio_flush_range: a range crossing a page boundary debits two "
   MapPtr m = create_map(td.path("f"), 8 * kPage);
   const std::string page = pattern_bytes(static_cast<size_t>(kPage));
   for (uint64_t i = 0; i < 3; i++)
-    REQUIRE_OK(mmapio_update(m.get(), (2 * i + 1) * kPage, page.data(),
-                             page.size()));
+    REQUIRE_OK(
+        mmapio_update(m.get(), (2 * i + 1) * kPage, page.data(), page.size()));
   REQUIRE(mmapio_pending(m.get()) == 3 * kPage);
   // [kPage - 10, kPage + 10) widens to [0, 2 * kPage).
   REQUIRE_OK(mmapio_flush_range(m.get(), kPage - 10, 20));

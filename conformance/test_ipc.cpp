@@ -226,8 +226,7 @@ TEST_CASE("IPC: a child sees the parent's bytes and the parent sees the "
   CHECK(std::memcmp(v, kChildBytes, sizeof kChildBytes) == 0);
 }
 
-TEST_CASE("IPC: a child that finds the wrong magic reports it",
-          "[ipc]") {
+TEST_CASE("IPC: a child that finds the wrong magic reports it", "[ipc]") {
   // The magic check in the child can fail: without the parent's write it
   // exits 3.
   TempDir td;

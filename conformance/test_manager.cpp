@@ -252,8 +252,8 @@ TEST_CASE("mmapio_write_file: NO_MEMORY when allocating the handle fails",
 
 TEST_CASE("mmapio_copy_file: copies content and permission bits",
           "[mmapio_copy_file][open]") {
-  const mode_t perm = GENERATE(mode_t(0640), mode_t(0755), mode_t(0600),
-                               mode_t(0644));
+  const mode_t perm =
+      GENERATE(mode_t(0640), mode_t(0755), mode_t(0600), mode_t(0644));
   INFO("perm 0" << std::oct << perm);
   UmaskGuard guard(022);
   TempDir d;

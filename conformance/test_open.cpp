@@ -39,8 +39,8 @@ mmapio_options default_options() {
 // parameter in the enum's place (the C ABI passes such an enum as int),
 // which keeps C++ from ever holding an invalid enum value.
 using OpenIntFn = int (*)(mmapio_map **, const char *, int);
-using OpenExIntFn = int (*)(mmapio_map **, const char *,
-                            const mmapio_options *, int);
+using OpenExIntFn = int (*)(mmapio_map **, const char *, const mmapio_options *,
+                            int);
 using FromFdIntFn = int (*)(mmapio_map **, int, int, const char *);
 
 int open_with_mode(mmapio_map **out, const char *path, int mode) {
@@ -117,7 +117,8 @@ int closed_fd_number() {
 // Options
 // ------------------------------------------------------------------
 
-TEST_CASE("mmapio_options_init fills the defaults", "[mmapio_options_init][open]") {
+TEST_CASE("mmapio_options_init fills the defaults",
+          "[mmapio_options_init][open]") {
   mmapio_options o;
   std::memset(&o, 0xA5, sizeof o);
   REQUIRE_OK(mmapio_options_init(&o));
@@ -152,7 +153,8 @@ TEST_CASE("mmapio_max_size: 128 TiB on 64-bit, 2 GiB on 32-bit", "[open]") {
 // Happy paths
 // ------------------------------------------------------------------
 
-TEST_CASE("mmapio_open: every mode maps the whole file", "[mmapio_open][open]") {
+TEST_CASE("mmapio_open: every mode maps the whole file",
+          "[mmapio_open][open]") {
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
@@ -368,11 +370,10 @@ TEST_CASE("mmapio_from_fd: maps the fd and takes ownership",
     mmapio_mode mode;
     int flags;
   };
-  const Row row = GENERATE(Row{MMAPIO_MODE_RO, O_RDONLY},
-                           Row{MMAPIO_MODE_RO, O_RDWR},
-                           Row{MMAPIO_MODE_RW, O_RDWR},
-                           Row{MMAPIO_MODE_COW, O_RDONLY},
-                           Row{MMAPIO_MODE_COW, O_RDWR});
+  const Row row =
+      GENERATE(Row{MMAPIO_MODE_RO, O_RDONLY}, Row{MMAPIO_MODE_RO, O_RDWR},
+               Row{MMAPIO_MODE_RW, O_RDWR}, Row{MMAPIO_MODE_COW, O_RDONLY},
+               Row{MMAPIO_MODE_COW, O_RDWR});
   INFO("mode " << row.mode << " flags " << row.flags);
   TempDir d;
   const std::string p = d.path("f");
@@ -559,9 +560,9 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when a flag is unknown",
              MMAPIO_E_INVALID_ARGUMENT);
   CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE),
              MMAPIO_E_INVALID_ARGUMENT);
-  CHECK_CODE(mmapio_open_ex(&m, d.path("new").c_str(), &o,
-                            MMAPIO_OPEN_OR_CREATE),
-             MMAPIO_E_INVALID_ARGUMENT);
+  CHECK_CODE(
+      mmapio_open_ex(&m, d.path("new").c_str(), &o, MMAPIO_OPEN_OR_CREATE),
+      MMAPIO_E_INVALID_ARGUMENT);
   CHECK(m == map_sentinel());
   CHECK_BYTES(read_bytes(p), kContent);
   CHECK_FALSE(path_exists(d.path("new")));
@@ -671,8 +672,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when CREATE or OPEN_OR_CREATE "
           "asks for a mode other than RW",
           "[mmapio_open_ex][errors][open]") {
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
-  const mmapio_disposition how =
-      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   INFO("mode " << mode << " disposition " << how);
   TempDir d;
   const std::string existing = d.path("f");
@@ -693,8 +693,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when CREATE or OPEN_OR_CREATE "
 
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating with size 0",
           "[mmapio_open_ex][errors][open]") {
-  const mmapio_disposition how =
-      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   INFO("disposition " << how);
   TempDir d;
   mmapio_options o = default_options();
@@ -718,8 +717,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating with size 0",
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating above "
           "mmapio_max_size()",
           "[mmapio_open_ex][errors][open]") {
-  const mmapio_disposition how =
-      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   const uint64_t size = GENERATE(mmapio_max_size() + 1, UINT64_MAX);
   INFO("disposition " << how << " size " << size);
   TempDir d;
@@ -786,8 +784,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when preallocation fails",
     return;
   }
   const uint64_t size = capacity + (uint64_t(1) << 30);
-  const mmapio_disposition how =
-      GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
+  const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   INFO("disposition " << how << " size " << size << " capacity " << capacity);
   mmapio_options o = default_options();
   o.size = size;
@@ -870,8 +867,8 @@ std::string make_oversized_file(const TempDir &d, const TempDir *tmpfs_dir,
     if (rc == 0)
       return p;
     ::unlink(p.c_str());
-    *why += "ftruncate to " + std::to_string(size) + " in " + t->dir() +
-            ": " + std::strerror(e) + "; ";
+    *why += "ftruncate to " + std::to_string(size) + " in " + t->dir() + ": " +
+            std::strerror(e) + "; ";
   }
   return "";
 }
@@ -1059,8 +1056,8 @@ TEST_CASE("mmapio_create: RESIZE_FAILED when size is 0",
 
 TEST_CASE("mmapio_create: RESIZE_FAILED when size is above mmapio_max_size()",
           "[mmapio_create][errors][open]") {
-  const uint64_t size = GENERATE(mmapio_max_size() + 1, UINT64_MAX,
-                                 uint64_t(INT64_MAX) + 1);
+  const uint64_t size =
+      GENERATE(mmapio_max_size() + 1, UINT64_MAX, uint64_t(INT64_MAX) + 1);
   INFO("size " << size);
   TempDir d;
   mmapio_map *m = map_sentinel();
@@ -1081,14 +1078,12 @@ TEST_CASE("mmapio_create: IO when the file cannot be created",
   write_bytes(d.path("file"), kContent);
   mmapio_map *m = map_sentinel();
   SECTION("parent directory missing (ENOENT)") {
-    CHECK_CODE(mmapio_create(&m, d.path("nodir/f").c_str(), 4096),
-               MMAPIO_E_IO);
+    CHECK_CODE(mmapio_create(&m, d.path("nodir/f").c_str(), 4096), MMAPIO_E_IO);
     CHECK(mmapio_last_error()->os_errno == ENOENT);
     REQUIRE(mmapio_last_error()->syscall != nullptr);
   }
   SECTION("a path component is a file (ENOTDIR)") {
-    CHECK_CODE(mmapio_create(&m, d.path("file/f").c_str(), 4096),
-               MMAPIO_E_IO);
+    CHECK_CODE(mmapio_create(&m, d.path("file/f").c_str(), 4096), MMAPIO_E_IO);
     CHECK(mmapio_last_error()->os_errno == ENOTDIR);
   }
   SECTION("empty path (ENOENT)") {
@@ -1312,8 +1307,8 @@ TEST_CASE("mmapio_open_or_create: INVALID_ARGUMENT when out or path is NULL",
 TEST_CASE("mmapio_open_or_create: RESIZE_FAILED when the file must be "
           "created and default_size is 0 or above mmapio_max_size()",
           "[mmapio_open_or_create][errors][open]") {
-  const uint64_t size = GENERATE(uint64_t(0), mmapio_max_size() + 1,
-                                 UINT64_MAX);
+  const uint64_t size =
+      GENERATE(uint64_t(0), mmapio_max_size() + 1, UINT64_MAX);
   INFO("default_size " << size);
   TempDir d;
   const std::string p = d.path("new");
@@ -1482,10 +1477,9 @@ TEST_CASE("mmapio_from_fd: INVALID_MODE when the fd's access mode does not "
     int flags;
     mmapio_mode mode;
   };
-  const Row row = GENERATE(Row{O_RDONLY, MMAPIO_MODE_RW},
-                           Row{O_WRONLY, MMAPIO_MODE_RW},
-                           Row{O_WRONLY, MMAPIO_MODE_RO},
-                           Row{O_WRONLY, MMAPIO_MODE_COW});
+  const Row row =
+      GENERATE(Row{O_RDONLY, MMAPIO_MODE_RW}, Row{O_WRONLY, MMAPIO_MODE_RW},
+               Row{O_WRONLY, MMAPIO_MODE_RO}, Row{O_WRONLY, MMAPIO_MODE_COW});
   INFO("flags " << row.flags << " mode " << row.mode);
   TempDir d;
   const std::string p = d.path("f");

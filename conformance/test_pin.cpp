@@ -31,8 +31,8 @@ bool still_patterned(const mmapio_pin &p) {
 // an unmapped range).
 bool page_mapped(const void *addr) {
   const uintptr_t ps = mmapio_page_size();
-  void *page = reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(addr) &
-                                        ~(ps - 1));
+  void *page =
+      reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(addr) & ~(ps - 1));
   unsigned char vec = 0;
   return ::mincore(page, ps, &vec) == 0;
 }
@@ -65,9 +65,10 @@ TEST_CASE("mmapio_pin_range: OUT_OF_BOUNDS when off + len exceeds the length",
   struct Row {
     uint64_t off, len;
   };
-  const Row rows[] = {{0, kSize + 1},    {kSize - 1, 2},   {kSize, 1},
-                      {kSize + 1, 0},    {UINT64_MAX, 2},  {2, UINT64_MAX},
-                      {UINT64_MAX, 0},   {uint64_t(1) << 63, uint64_t(1) << 63}};
+  const Row rows[] = {{0, kSize + 1},  {kSize - 1, 2},
+                      {kSize, 1},      {kSize + 1, 0},
+                      {UINT64_MAX, 2}, {2, UINT64_MAX},
+                      {UINT64_MAX, 0}, {uint64_t(1) << 63, uint64_t(1) << 63}};
   for (const Row &r : rows) {
     INFO("off " << r.off << " len " << r.len);
     mmapio_pin p = patterned_pin();
@@ -81,7 +82,8 @@ TEST_CASE("mmapio_pin_range: OUT_OF_BOUNDS when off + len exceeds the length",
   ::close(fd);
 }
 
-TEST_CASE("mmapio_pin_range: boundaries are accepted", "[mmapio_pin_range][access]") {
+TEST_CASE("mmapio_pin_range: boundaries are accepted",
+          "[mmapio_pin_range][access]") {
   TempDir d;
   MapPtr m = create_map(d);
   mmapio_pin a, b, c;
@@ -93,7 +95,8 @@ TEST_CASE("mmapio_pin_range: boundaries are accepted", "[mmapio_pin_range][acces
   mmapio_unpin(&c);
 }
 
-TEST_CASE("pins: a shrink below a pinned end is BUSY", "[mmapio_pin_range][resize]") {
+TEST_CASE("pins: a shrink below a pinned end is BUSY",
+          "[mmapio_pin_range][resize]") {
   TempDir d;
   MapPtr m = create_map(d);
   REQUIRE_OK(mmapio_update(m.get(), 5000, "pinned", 6));

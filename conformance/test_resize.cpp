@@ -49,8 +49,7 @@ MapPtr create_reserved(const std::string &path, uint64_t size,
   mmapio_map *m = nullptr;
   const int rc = mmapio_open_ex(&m, path.c_str(), &o, MMAPIO_CREATE);
   INFO("mmapio_open_ex(CREATE, size " << size << ", reserve " << reserve
-                                      << ") returned "
-                                      << mmapio_describe(rc));
+                                      << ") returned " << mmapio_describe(rc));
   REQUIRE(rc == 0);
   return MapPtr(m);
 }
@@ -87,8 +86,8 @@ std::string pread_file(const std::string &path, uint64_t off, size_t len) {
   std::string out(len, '\0');
   size_t done = 0;
   while (done < len) {
-    ssize_t n = ::pread(fd, &out[done], len - done,
-                        static_cast<off_t>(off + done));
+    ssize_t n =
+        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
     if (n <= 0)
       break;
     done += static_cast<size_t>(n);
@@ -119,7 +118,8 @@ TEST_CASE("mmapio_resize: INVALID_ARGUMENT when m is NULL",
 TEST_CASE("mmapio_resize: INVALID_MODE when the mapping is RO or COW",
           "[mmapio_resize][errors][resize]") {
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
-  const uint64_t to = GENERATE_COPY(as<uint64_t>{}, kPage, 4 * kPage, 2 * kPage + 1);
+  const uint64_t to =
+      GENERATE_COPY(as<uint64_t>{}, kPage, 4 * kPage, 2 * kPage + 1);
   CAPTURE(static_cast<int>(mode), to);
   TempDir td;
   const std::string p = td.path("f");
@@ -270,7 +270,8 @@ TEST_CASE("mmapio_resize: growth keeps the base, earlier views and their "
   const size_t head =
       static_cast<size_t>(to - from < 2 * kPage ? to - from : 2 * kPage);
   CHECK(read_map(m.get(), from, head) == zeros(head));
-  const size_t tail = static_cast<size_t>(to - from < kPage ? to - from : kPage);
+  const size_t tail =
+      static_cast<size_t>(to - from < kPage ? to - from : kPage);
   CHECK(read_map(m.get(), to - tail, tail) == zeros(tail));
 
   // The new bytes are writable and reach the file.
@@ -283,8 +284,7 @@ TEST_CASE("mmapio_resize: growth keeps the base, earlier views and their "
   CHECK(at(view, 4) == "head");
 }
 
-TEST_CASE("mmapio_resize: moved may be NULL",
-          "[mmapio_resize][resize]") {
+TEST_CASE("mmapio_resize: moved may be NULL", "[mmapio_resize][resize]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   REQUIRE_OK(mmapio_resize(m.get(), 3 * kPage, nullptr));
@@ -357,9 +357,8 @@ TEST_CASE("mmapio_resize: growth that cannot extend in place moves the base "
   GrowthBlocker blocker(old);
   if (!blocker.ok())
     MMAPIO_SKIP("could not occupy the address space after the reservation");
-  const uint64_t reserved =
-      static_cast<uint64_t>(blocker.reservation_end() -
-                            reinterpret_cast<uintptr_t>(old));
+  const uint64_t reserved = static_cast<uint64_t>(
+      blocker.reservation_end() - reinterpret_cast<uintptr_t>(old));
   const uint64_t to = reserved + 16 * kPage;
   CAPTURE(reserved, to);
 
@@ -409,7 +408,8 @@ TEST_CASE("mmapio_resize: after a shrink, accesses beyond the new length are "
   MapPtr m = create_map(p, 4 * kPage);
   const std::string content = pattern_bytes(static_cast<size_t>(4 * kPage));
   fill(m.get(), 0, content);
-  const uint64_t to = GENERATE_COPY(as<uint64_t>{}, kPage, kPage + 100, 3 * kPage - 1);
+  const uint64_t to =
+      GENERATE_COPY(as<uint64_t>{}, kPage, kPage + 100, 3 * kPage - 1);
   CAPTURE(to);
   REQUIRE_OK(mmapio_resize(m.get(), to, nullptr));
   CHECK(mmapio_len(m.get()) == to);
@@ -573,9 +573,8 @@ TEST_CASE("mmapio_resize: readers racing a resizing thread get 0 or "
   r1.join();
   r2.join();
 
-  INFO("reads/views that returned 0: " << ok_calls.load()
-                                        << ", OUT_OF_BOUNDS: "
-                                        << oob_calls.load());
+  INFO("reads/views that returned 0: " << ok_calls.load() << ", OUT_OF_BOUNDS: "
+                                       << oob_calls.load());
   CHECK(resize_rc.load() == 0);
   CHECK(bad_rc.load() == 0);
   CHECK(ok_calls.load() > 0);

@@ -35,8 +35,8 @@ struct MsyncCall {
 };
 
 std::vector<MsyncCall> g_msync_calls;
-int g_msync_fail_errno = 0;   // errno to fail with, 0 = call through
-int g_msync_fail_count = 0;   // how many more calls fail
+int g_msync_fail_errno = 0; // errno to fail with, 0 = call through
+int g_msync_fail_count = 0; // how many more calls fail
 int g_ftruncate_calls = 0;
 int g_ftruncate_fail_errno = 0;
 int g_fallocate_calls = 0;
@@ -227,8 +227,7 @@ TEST_CASE("mmapio_update: FLUSH_FAILED when the flush the policy requires "
           "[mmapio_update][errors][flush]") {
   SeamGuard guard;
   TempDir td;
-  MapPtr m =
-      create_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
+  MapPtr m = create_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
 
   mmi_sys.msync = counting_msync;
   g_msync_fail_errno = EIO;
@@ -266,12 +265,10 @@ TEST_CASE("mmapio_flush: a failed flush is sticky until the file is reopened",
   INFO("os_errno of the sticky failure: " << mmapio_last_error()->os_errno);
   mmapio_clear_error();
   CHECK_CODE(mmapio_flush_range(m.get(), 0, 4), MMAPIO_E_FLUSH_FAILED);
-  CHECK_CODE(mmapio_flush_range(m.get(), 0, 4 * kPage),
-             MMAPIO_E_FLUSH_FAILED);
+  CHECK_CODE(mmapio_flush_range(m.get(), 0, 4 * kPage), MMAPIO_E_FLUSH_FAILED);
   CHECK_CODE(mmapio_flush(m.get()), MMAPIO_E_FLUSH_FAILED);
   // Bounds are still checked first.
-  CHECK_CODE(mmapio_flush_range(m.get(), 4 * kPage, 1),
-             MMAPIO_E_OUT_OF_BOUNDS);
+  CHECK_CODE(mmapio_flush_range(m.get(), 4 * kPage, 1), MMAPIO_E_OUT_OF_BOUNDS);
 
   // A new handle on the same file starts afresh, even while the failed
   // one is still open.
@@ -287,8 +284,7 @@ TEST_CASE("mmapio_update: a failed flush is sticky for policy flushes too",
           "[mmapio_update][flush]") {
   SeamGuard guard;
   TempDir td;
-  MapPtr m =
-      create_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
+  MapPtr m = create_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
   mmi_sys.msync = counting_msync;
   g_msync_fail_errno = EIO;
   g_msync_fail_count = 1;
@@ -335,11 +331,11 @@ TEST_CASE("flush policy ALWAYS: each update calls msync once over its "
     size_t len;
   };
   const Case cases[] = {
-      {kPage + 904, 100},                 // inside one page
-      {kPage - 10, 20},                   // crossing a boundary
-      {3 * kPage, static_cast<size_t>(kPage)}, // exactly one page
+      {kPage + 904, 100},                              // inside one page
+      {kPage - 10, 20},                                // crossing a boundary
+      {3 * kPage, static_cast<size_t>(kPage)},         // exactly one page
       {4 * kPage + 1, static_cast<size_t>(2 * kPage)}, // three pages
-      {8 * kPage - 1, 1},                 // the last byte
+      {8 * kPage - 1, 1},                              // the last byte
   };
   const std::string bytes = pattern_bytes(static_cast<size_t>(3 * kPage));
   for (const auto &c : cases) {

@@ -75,8 +75,7 @@ public:
       if (path_.size() >= sizeof a.sun_path)
         throw std::runtime_error("socket path too long: " + path_);
       std::memcpy(a.sun_path, path_.c_str(), path_.size() + 1);
-      if (::bind(sock_, reinterpret_cast<struct sockaddr *>(&a), sizeof a) !=
-          0)
+      if (::bind(sock_, reinterpret_cast<struct sockaddr *>(&a), sizeof a) != 0)
         throw std::runtime_error("bind failed");
       if (::listen(sock_, 1) != 0)
         throw std::runtime_error("listen failed");
@@ -206,11 +205,10 @@ TEST_CASE("mmapio_open_ex: IO when the path is a symlink and "
     mmapio_disposition how;
     mmapio_mode mode;
   };
-  const Row row = GENERATE(Row{MMAPIO_OPEN, MMAPIO_MODE_RO},
-                           Row{MMAPIO_OPEN, MMAPIO_MODE_RW},
-                           Row{MMAPIO_OPEN, MMAPIO_MODE_COW},
-                           Row{MMAPIO_CREATE, MMAPIO_MODE_RW},
-                           Row{MMAPIO_OPEN_OR_CREATE, MMAPIO_MODE_RW});
+  const Row row = GENERATE(
+      Row{MMAPIO_OPEN, MMAPIO_MODE_RO}, Row{MMAPIO_OPEN, MMAPIO_MODE_RW},
+      Row{MMAPIO_OPEN, MMAPIO_MODE_COW}, Row{MMAPIO_CREATE, MMAPIO_MODE_RW},
+      Row{MMAPIO_OPEN_OR_CREATE, MMAPIO_MODE_RW});
   INFO("disposition " << row.how << " mode " << row.mode);
   TempDir d;
   const std::string target = d.path("target");
@@ -251,8 +249,7 @@ TEST_CASE("MMAPIO_OPT_NOFOLLOW only refuses a symlink as the final "
   o.flags = MMAPIO_OPT_NOFOLLOW;
   o.mode = MMAPIO_MODE_RO;
   mmapio_map *m = nullptr;
-  REQUIRE_OK(
-      mmapio_open_ex(&m, d.path("alias/f").c_str(), &o, MMAPIO_OPEN));
+  REQUIRE_OK(mmapio_open_ex(&m, d.path("alias/f").c_str(), &o, MMAPIO_OPEN));
   MapPtr g(m);
   CHECK(mmapio_len(m) == kContent.size());
   // A regular file is of course fine with the flag too.
@@ -269,8 +266,7 @@ TEST_CASE("without MMAPIO_OPT_NOFOLLOW a symlink is followed",
   write_bytes(target, kContent);
   REQUIRE(::symlink("target", link.c_str()) == 0);
   SECTION("mmapio_open in every mode") {
-    for (mmapio_mode mode :
-         {MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW}) {
+    for (mmapio_mode mode : {MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW}) {
       INFO("mode " << mode);
       mmapio_map *m = nullptr;
       REQUIRE_OK(mmapio_open(&m, link.c_str(), mode));
@@ -316,8 +312,9 @@ TEST_CASE("mmapio_open: INVALID_ARGUMENT when path names a non-regular file",
   INFO(kind_name(kind) << ", mode " << mode);
   TempDir d;
   Special s(d, kind);
-  expect_rejected_in_child(
-      [&](mmapio_map **out) { return mmapio_open(out, s.path().c_str(), mode); });
+  expect_rejected_in_child([&](mmapio_map **out) {
+    return mmapio_open(out, s.path().c_str(), mode);
+  });
   s.check_unchanged();
 }
 
@@ -358,13 +355,11 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when path names a non-regular "
     mmapio_disposition how;
     mmapio_mode mode;
   };
-  const Row row = GENERATE(Row{MMAPIO_OPEN, MMAPIO_MODE_RO},
-                           Row{MMAPIO_OPEN, MMAPIO_MODE_RW},
-                           Row{MMAPIO_OPEN, MMAPIO_MODE_COW},
-                           Row{MMAPIO_CREATE, MMAPIO_MODE_RW},
-                           Row{MMAPIO_OPEN_OR_CREATE, MMAPIO_MODE_RW});
-  INFO(kind_name(kind) << ", disposition " << row.how << ", mode "
-                       << row.mode);
+  const Row row = GENERATE(
+      Row{MMAPIO_OPEN, MMAPIO_MODE_RO}, Row{MMAPIO_OPEN, MMAPIO_MODE_RW},
+      Row{MMAPIO_OPEN, MMAPIO_MODE_COW}, Row{MMAPIO_CREATE, MMAPIO_MODE_RW},
+      Row{MMAPIO_OPEN_OR_CREATE, MMAPIO_MODE_RW});
+  INFO(kind_name(kind) << ", disposition " << row.how << ", mode " << row.mode);
   TempDir d;
   Special s(d, kind);
   expect_rejected_in_child([&](mmapio_map **out) {
@@ -413,8 +408,7 @@ TEST_CASE("every fd the library opens is close-on-exec", "[security]") {
   write_bytes(existing, kContent);
   const std::string fresh = d.path("fresh");
   SECTION("mmapio_open") {
-    for (mmapio_mode mode :
-         {MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW}) {
+    for (mmapio_mode mode : {MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW}) {
       INFO("mode " << mode);
       const std::set<int> before = open_fds();
       mmapio_map *m = nullptr;
@@ -450,8 +444,10 @@ TEST_CASE("every fd the library opens is close-on-exec", "[security]") {
       o.flags = MMAPIO_OPT_SYNC_DIR;
       mmapio_map *m = nullptr;
       REQUIRE_OK(mmapio_open_ex(
-          &m, how == MMAPIO_OPEN ? existing.c_str() : d.path(
-              "fresh" + std::to_string(how)).c_str(), &o, how));
+          &m,
+          how == MMAPIO_OPEN ? existing.c_str()
+                             : d.path("fresh" + std::to_string(how)).c_str(),
+          &o, how));
       MapPtr g(m);
       check_handle_cloexec(before, m);
     }
@@ -507,9 +503,7 @@ TEST_CASE("opening or truncating an existing file keeps its mode",
   REQUIRE(::chmod(p.c_str(), 0604) == 0);
   UmaskGuard guard(077);
   mmapio_map *m = nullptr;
-  SECTION("mmapio_create") {
-    REQUIRE_OK(mmapio_create(&m, p.c_str(), 4096));
-  }
+  SECTION("mmapio_create") { REQUIRE_OK(mmapio_create(&m, p.c_str(), 4096)); }
   SECTION("mmapio_open_or_create") {
     REQUIRE_OK(mmapio_open_or_create(&m, p.c_str(), 4096));
   }

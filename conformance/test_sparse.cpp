@@ -128,9 +128,9 @@ std::string header_path() {
 } // namespace
 
 TEST_CASE("creating 1 TiB makes a sparse file", "[sparse][mmapio_create]") {
-  const Creator c = GENERATE(Creator::Create, Creator::OpenOrCreate,
-                             Creator::OpenExCreate,
-                             Creator::OpenExOpenOrCreate);
+  const Creator c =
+      GENERATE(Creator::Create, Creator::OpenOrCreate, Creator::OpenExCreate,
+               Creator::OpenExOpenOrCreate);
   INFO(creator_name(c));
   TempDir d;
   const std::string p = d.path("huge");
@@ -234,8 +234,7 @@ TEST_CASE("MMAPIO_OPT_PREALLOCATE allocates the blocks up front",
   mmapio_map *m = nullptr;
   const int rc = mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE);
   if (rc != 0 && mmapio_last_error()->os_errno == EOPNOTSUPP) {
-    WARN("SKIPPED: the filesystem of " << p
-                                       << " does not support fallocate");
+    WARN("SKIPPED: the filesystem of " << p << " does not support fallocate");
     return;
   }
   REQUIRE_OK(rc);

@@ -168,9 +168,10 @@ TEST_CASE("mmapio_cursor: reads the mapping in order and returns 0 bytes at "
   CHECK(n == 0);
 }
 
-TEST_CASE("mmapio_cursor_seek: SET, CUR and END move the position, and past the "
-          "end is allowed and reads 0 bytes",
-          "[mmapio_cursor_seek][mmapio_cursor_set_position][stream]") {
+TEST_CASE(
+    "mmapio_cursor_seek: SET, CUR and END move the position, and past the "
+    "end is allowed and reads 0 bytes",
+    "[mmapio_cursor_seek][mmapio_cursor_set_position][stream]") {
   Fixture f(1000, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   uint64_t pos = 0;

@@ -37,13 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.version = (fz_take(&in, 1) % 8) == 0 ? (unsigned)fz_take(&in, 1)
-                                          : MMAPIO_OPTIONS_VERSION;
+                                         : MMAPIO_OPTIONS_VERSION;
   o.mode = (mmapio_mode)(fz_take(&in, 1) % 5);
   o.size = fz_edgy(&in, 1u << 20);
   /* No SYNC_DIR/TOUCH_EAGER/HUGEPAGES: slow, and not what is fuzzed. */
-  o.flags = (unsigned)fz_take(&in, 1) & ~(MMAPIO_OPT_SYNC_DIR |
-                                          MMAPIO_OPT_TOUCH_EAGER |
-                                          MMAPIO_OPT_HUGEPAGES);
+  o.flags =
+      (unsigned)fz_take(&in, 1) &
+      ~(MMAPIO_OPT_SYNC_DIR | MMAPIO_OPT_TOUCH_EAGER | MMAPIO_OPT_HUGEPAGES);
   o.perm = (unsigned)fz_take(&in, 2) & 0777;
   o.flush_policy = (mmapio_flush_policy)(fz_take(&in, 1) % 7);
   o.flush_arg = fz_edgy(&in, 64);

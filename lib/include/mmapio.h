@@ -77,7 +77,7 @@ MMAPIO_API int mmapio_version(void);
   X(INVALID_ARGUMENT, -11, "invalid argument")                                 \
   X(BUSY, -12, "mapping is still referenced")                                  \
   X(FAULT, -13, "memory fault while accessing the mapping")                    \
-  X(UNSUPPORTED, -14, "not supported on this platform or build")              \
+  X(UNSUPPORTED, -14, "not supported on this platform or build")               \
   X(NO_MEMORY, -15, "out of memory")
 
 typedef enum mmapio_errcode {
@@ -146,9 +146,9 @@ typedef enum mmapio_mode {
  * is sticky like any flush failure.
  */
 typedef enum mmapio_flush_policy {
-  MMAPIO_FLUSH_MANUAL = 0,      /* only explicit flushes (default) */
-  MMAPIO_FLUSH_ALWAYS = 1,      /* flush each update's range after it */
-  MMAPIO_FLUSH_EVERY_BYTES = 2, /* flush once pending bytes reach arg */
+  MMAPIO_FLUSH_MANUAL = 0,       /* only explicit flushes (default) */
+  MMAPIO_FLUSH_ALWAYS = 1,       /* flush each update's range after it */
+  MMAPIO_FLUSH_EVERY_BYTES = 2,  /* flush once pending bytes reach arg */
   MMAPIO_FLUSH_EVERY_WRITES = 3, /* flush after every arg updates */
   MMAPIO_FLUSH_EVERY_MILLIS = 4  /* a background thread flushes every arg
                                     milliseconds while anything is dirty */
@@ -157,10 +157,10 @@ typedef enum mmapio_flush_policy {
 #define MMAPIO_FLUSH_NEVER MMAPIO_FLUSH_MANUAL
 
 /* Option flags (mmapio_options.flags). */
-#define MMAPIO_OPT_NOFOLLOW 0x1u    /* refuse a symlink as the final path */
-#define MMAPIO_OPT_PREALLOCATE 0x2u /* allocate disk blocks on create/grow */
-#define MMAPIO_OPT_SYNC_DIR 0x4u    /* fsync the parent dir after creating */
-#define MMAPIO_OPT_HUGEPAGES 0x8u   /* ask for huge pages, best effort */
+#define MMAPIO_OPT_NOFOLLOW 0x1u     /* refuse a symlink as the final path */
+#define MMAPIO_OPT_PREALLOCATE 0x2u  /* allocate disk blocks on create/grow */
+#define MMAPIO_OPT_SYNC_DIR 0x4u     /* fsync the parent dir after creating */
+#define MMAPIO_OPT_HUGEPAGES 0x8u    /* ask for huge pages, best effort */
 #define MMAPIO_OPT_TOUCH_EAGER 0x10u /* fault every page in at open */
 #define MMAPIO_OPT_ALL_                                                        \
   (MMAPIO_OPT_NOFOLLOW | MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR |        \
@@ -180,18 +180,21 @@ typedef enum mmapio_disposition {
  * MMAPIO_OPTIONS_INIT or mmapio_options_init(), then set fields.
  */
 typedef struct mmapio_options {
-  unsigned version;         /* MMAPIO_OPTIONS_VERSION */
-  mmapio_mode mode;         /* default MMAPIO_MODE_RW */
-  uint64_t size;            /* size for CREATE / OPEN_OR_CREATE */
-  unsigned flags;           /* MMAPIO_OPT_* */
-  unsigned perm;            /* creation permission bits, default 0644 */
+  unsigned version;                 /* MMAPIO_OPTIONS_VERSION */
+  mmapio_mode mode;                 /* default MMAPIO_MODE_RW */
+  uint64_t size;                    /* size for CREATE / OPEN_OR_CREATE */
+  unsigned flags;                   /* MMAPIO_OPT_* */
+  unsigned perm;                    /* creation permission bits, default 0644 */
   mmapio_flush_policy flush_policy; /* RW only; default MANUAL */
-  uint64_t flush_arg;       /* bytes, writes or ms for EVERY_* policies */
-  uint64_t reserve;         /* address space to reserve; 0 = default */
+  uint64_t flush_arg; /* bytes, writes or ms for EVERY_* policies */
+  uint64_t reserve;   /* address space to reserve; 0 = default */
 } mmapio_options;
 
 #define MMAPIO_OPTIONS_INIT                                                    \
-  { MMAPIO_OPTIONS_VERSION, MMAPIO_MODE_RW, 0, 0, 0644, MMAPIO_FLUSH_MANUAL, 0, 0 }
+  {                                                                            \
+    MMAPIO_OPTIONS_VERSION, MMAPIO_MODE_RW, 0, 0, 0644, MMAPIO_FLUSH_MANUAL,   \
+        0, 0                                                                   \
+  }
 
 /**
  * Fills *out with the defaults (same as MMAPIO_OPTIONS_INIT).
@@ -274,8 +277,7 @@ MMAPIO_API int mmapio_open_ex(mmapio_map **out, const char *path,
  *  - MMAPIO_E_IO: the file cannot be created or sized (errno in detail).
  *  - MMAPIO_E_NO_MEMORY: allocating the handle failed.
  */
-MMAPIO_API int mmapio_create(mmapio_map **out, const char *path,
-                             uint64_t size);
+MMAPIO_API int mmapio_create(mmapio_map **out, const char *path, uint64_t size);
 
 /**
  * Opens an existing file and maps all of it in mode. Read-only allows a
@@ -635,8 +637,9 @@ MMAPIO_API int mmapio_write_file(const char *path, uint64_t off,
 /**
  * Copies the regular file src to dst, preserving holes where the OS can,
  * then makes dst durable. dst gets exactly src's permission bits (the
- * umask does not apply); an existing dst is replaced. dst is never left half-written under its name: the copy is
- * written to a temporary file in dst's directory and renamed over it.
+ * umask does not apply); an existing dst is replaced. dst is never left
+ * half-written under its name: the copy is written to a temporary file in dst's
+ * directory and renamed over it.
  *
  * Returns: 0.
  * Errors:
@@ -1111,8 +1114,7 @@ MMAPIO_API int mmapio_advise(mmapio_map *m, uint64_t off, uint64_t len,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
  *  - MMAPIO_E_ADVICE_FAILED: posix_fadvise failed (errno in the detail).
  */
-MMAPIO_API int mmapio_prefetch_range(mmapio_map *m, uint64_t off,
-                                     uint64_t len);
+MMAPIO_API int mmapio_prefetch_range(mmapio_map *m, uint64_t off, uint64_t len);
 
 /**
  * Faults every page of [off, off+len) in now, so that on return each one
@@ -1175,8 +1177,8 @@ typedef struct mmapio_residency {
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
  *  - MMAPIO_E_IO: mincore failed (errno in the detail).
  */
-MMAPIO_API int mmapio_resident(const mmapio_map *m, uint64_t off,
-                               uint64_t len, mmapio_residency *out);
+MMAPIO_API int mmapio_resident(const mmapio_map *m, uint64_t off, uint64_t len,
+                               mmapio_residency *out);
 
 /* ---- Locking pages in memory ---- */
 
@@ -1277,22 +1279,30 @@ typedef enum mmapio_hugepage_state {
 
 /* Reasons a mapping is not (entirely) huge-page backed
  * (mmapio_hugepage_report.reasons). */
-#define MMAPIO_HUGEPAGE_WHY_UNSUPPORTED 0x1u /* no THP in this kernel or
-                                                build */
-#define MMAPIO_HUGEPAGE_WHY_THP_DISABLED 0x2u /* THP mode "never"/"deny"
-                                                 for this kind of memory */
-#define MMAPIO_HUGEPAGE_WHY_NOT_ADVISED 0x4u /* mode "madvise"/"advise" and
-                                                the mapping not advised */
-#define MMAPIO_HUGEPAGE_WHY_MISALIGNED 0x8u /* no 2 MiB-aligned 2 MiB block
-                                               lies inside the mapping */
-#define MMAPIO_HUGEPAGE_WHY_NOT_RESIDENT 0x10u /* nothing resident yet: THP
-                                                  comes with faults */
-#define MMAPIO_HUGEPAGE_WHY_FILE_TYPE 0x20u /* the file (system) gave no
-                                               PMD-size page-cache folios */
-#define MMAPIO_HUGEPAGE_WHY_PRIVATE_COPY 0x40u /* COW: private copies are
-                                                  small pages */
-#define MMAPIO_HUGEPAGE_WHY_POOL_EMPTY 0x80u /* hugetlb pool too small for
-                                                this anonymous region */
+#define MMAPIO_HUGEPAGE_WHY_UNSUPPORTED                                        \
+  0x1u /* no THP in this kernel or                                             \
+          build */
+#define MMAPIO_HUGEPAGE_WHY_THP_DISABLED                                       \
+  0x2u /* THP mode "never"/"deny"                                              \
+          for this kind of memory */
+#define MMAPIO_HUGEPAGE_WHY_NOT_ADVISED                                        \
+  0x4u /* mode "madvise"/"advise" and                                          \
+          the mapping not advised */
+#define MMAPIO_HUGEPAGE_WHY_MISALIGNED                                         \
+  0x8u /* no 2 MiB-aligned 2 MiB block                                         \
+          lies inside the mapping */
+#define MMAPIO_HUGEPAGE_WHY_NOT_RESIDENT                                       \
+  0x10u /* nothing resident yet: THP                                           \
+           comes with faults */
+#define MMAPIO_HUGEPAGE_WHY_FILE_TYPE                                          \
+  0x20u /* the file (system) gave no                                           \
+           PMD-size page-cache folios */
+#define MMAPIO_HUGEPAGE_WHY_PRIVATE_COPY                                       \
+  0x40u /* COW: private copies are                                             \
+           small pages */
+#define MMAPIO_HUGEPAGE_WHY_POOL_EMPTY                                         \
+  0x80u /* hugetlb pool too small for                                          \
+           this anonymous region */
 
 /** The answer of mmapio_hugepage_diagnose. */
 typedef struct mmapio_hugepage_report {
@@ -1395,8 +1405,7 @@ MMAPIO_API int mmapio_anon(mmapio_map **out, uint64_t size);
  *    in the detail).
  *  - MMAPIO_E_NO_MEMORY: allocating the handle failed.
  */
-MMAPIO_API int mmapio_anon_ex(mmapio_map **out, uint64_t size,
-                              unsigned flags);
+MMAPIO_API int mmapio_anon_ex(mmapio_map **out, uint64_t size, unsigned flags);
 
 /**
  * Adds seals (MMAPIO_SEAL_SHRINK, MMAPIO_SEAL_GROW) to an anonymous

@@ -64,8 +64,7 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_update", off, len, size);
   if (MMI_UNLIKELY(atomic_load_explicit(&m->guarded, memory_order_relaxed))) {
-    int rc = mmi_guarded_copy("mmapio_update", b + off, src, len, b + off,
-                              off);
+    int rc = mmi_guarded_copy("mmapio_update", b + off, src, len, b + off, off);
     if (rc != 0)
       return rc;
   } else if (len > 0) {

@@ -39,8 +39,7 @@ const mmapio_error *mmapio_last_error(void) { return &last_error; }
 
 void mmapio_clear_error(void) { memset(&last_error, 0, sizeof last_error); }
 
-int mmi_fail(int code, int os_err, const char *syscall, const char *fmt,
-             ...) {
+int mmi_fail(int code, int os_err, const char *syscall, const char *fmt, ...) {
   last_error.code = code;
   last_error.os_errno = os_err;
   last_error.syscall = syscall;
@@ -54,8 +53,7 @@ int mmi_fail(int code, int os_err, const char *syscall, const char *fmt,
   return code;
 }
 
-int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len,
-                    uint64_t size) {
+int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len, uint64_t size) {
   return mmi_fail(MMAPIO_E_OUT_OF_BOUNDS, 0, NULL,
                   "%s: range [%llu, +%llu) exceeds mapping size %llu", fn,
                   (unsigned long long)off, (unsigned long long)len,

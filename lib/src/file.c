@@ -49,16 +49,14 @@ int mmi_open_file(const char *fn, const char *path, int flags, unsigned perm,
       return mmi_fail_not_regular(fn, path, S_IFSOCK);
     if (e == ELOOP && (opt_flags & MMAPIO_OPT_NOFOLLOW))
       return mmi_fail(MMAPIO_E_IO, e, "open",
-                      "%s: '%s' is a symbolic link and NOFOLLOW was asked",
-                      fn, path);
-    return mmi_fail(MMAPIO_E_IO, e, "open", "%s: cannot open '%s'", fn,
-                    path);
+                      "%s: '%s' is a symbolic link and NOFOLLOW was asked", fn,
+                      path);
+    return mmi_fail(MMAPIO_E_IO, e, "open", "%s: cannot open '%s'", fn, path);
   }
   if (fstat(fd, st) != 0) {
     int e = errno;
     close(fd);
-    return mmi_fail(MMAPIO_E_IO, e, "fstat", "%s: cannot stat '%s'", fn,
-                    path);
+    return mmi_fail(MMAPIO_E_IO, e, "fstat", "%s: cannot stat '%s'", fn, path);
   }
   if (!S_ISREG(st->st_mode)) {
     close(fd);
@@ -105,16 +103,15 @@ char *mmi_dirname(const char *path) {
 int mmi_fsync_dir(const char *fn, const char *path) {
   char *dir = mmi_dirname(path);
   if (dir == NULL)
-    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL, "%s: out of memory",
-                    fn);
+    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL, "%s: out of memory", fn);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int rc = 0;
   if (fd < 0)
-    rc = mmi_fail(MMAPIO_E_IO, errno, "open",
-                  "%s: cannot open directory '%s'", fn, dir);
+    rc = mmi_fail(MMAPIO_E_IO, errno, "open", "%s: cannot open directory '%s'",
+                  fn, dir);
   else if (mmi_sys.fsync(fd) != 0)
-    rc = mmi_fail(MMAPIO_E_IO, errno, "fsync",
-                  "%s: cannot sync directory '%s'", fn, dir);
+    rc = mmi_fail(MMAPIO_E_IO, errno, "fsync", "%s: cannot sync directory '%s'",
+                  fn, dir);
   if (fd >= 0)
     close(fd);
   free(dir);

@@ -37,26 +37,26 @@ struct mmapio_map {
   _Atomic uint64_t len;          /* logical length in bytes */
 
   /* Written once at open, read-only afterwards. */
-  int fd;                /* owned; -1 after mmapio_unmap took it */
-  mmapio_mode mode;      /* RO, RW or COW */
-  bool anonymous;        /* memfd-backed: flush is a no-op */
-  unsigned opt_flags;    /* MMAPIO_OPT_* given at open */
+  int fd;                     /* owned; -1 after mmapio_unmap took it */
+  mmapio_mode mode;           /* RO, RW or COW */
+  bool anonymous;             /* memfd-backed: flush is a no-op */
+  unsigned opt_flags;         /* MMAPIO_OPT_* given at open */
   mmapio_flush_policy policy; /* implicit flushing after updates */
-  uint64_t policy_arg;   /* bytes or writes for EVERY_* */
-  char *path;            /* copy of the path, or NULL */
+  uint64_t policy_arg;        /* bytes or writes for EVERY_* */
+  char *path;                 /* copy of the path, or NULL */
 
-  _Atomic unsigned refs;       /* caller's reference + one per pin */
-  _Atomic uint64_t pending;    /* bytes updated and not yet flushed */
-  _Atomic uint64_t writes;     /* updates since the last policy flush */
-  _Atomic int sticky_errno;    /* errno of the first failed flush, or 0 */
-  _Atomic bool guarded;        /* copies turn SIGBUS into FAULT (guard.c) */
+  _Atomic unsigned refs;    /* caller's reference + one per pin */
+  _Atomic uint64_t pending; /* bytes updated and not yet flushed */
+  _Atomic uint64_t writes;  /* updates since the last policy flush */
+  _Atomic int sticky_errno; /* errno of the first failed flush, or 0 */
+  _Atomic bool guarded;     /* copies turn SIGBUS into FAULT (guard.c) */
 
   /* Guarded by mu: resize, pins and the regions. */
   pthread_mutex_t mu;
-  mmi_region live;         /* the live reservation (base == live.base) */
-  mmi_region *retired;     /* earlier reservations kept until close */
-  size_t nretired;         /* entries in retired */
-  mmapio_pin pins;         /* sentinel of the circular pin list */
+  mmi_region live;     /* the live reservation (base == live.base) */
+  mmi_region *retired; /* earlier reservations kept until close */
+  size_t nretired;     /* entries in retired */
+  mmapio_pin pins;     /* sentinel of the circular pin list */
 
   struct mmi_flusher *flusher; /* EVERY_MILLIS thread, or NULL */
 };
@@ -65,8 +65,8 @@ struct mmapio_map {
 
 /* Records the calling thread's error detail and returns code. os_err and
  * syscall describe the failing system call (0 / NULL when none). */
-int mmi_fail(int code, int os_err, const char *syscall, const char *fmt,
-             ...) MMI_PRINTF(4, 5);
+int mmi_fail(int code, int os_err, const char *syscall, const char *fmt, ...)
+    MMI_PRINTF(4, 5);
 
 /* ---- bounds (inline: on every access path) ---- */
 

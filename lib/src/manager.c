@@ -85,8 +85,7 @@ int mmapio_copy_file(const char *src, const char *dst) {
 int mmapio_delete_file(const char *path) {
   static const char fn[] = "mmapio_delete_file";
   if (path == NULL)
-    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: path is NULL",
-                    fn);
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: path is NULL", fn);
   struct stat st;
   if (lstat(path, &st) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "lstat", "%s: cannot find '%s'", fn,
@@ -94,7 +93,7 @@ int mmapio_delete_file(const char *path) {
   if (!S_ISREG(st.st_mode))
     return mmi_fail_not_regular(fn, path, st.st_mode);
   if (unlink(path) != 0)
-    return mmi_fail(MMAPIO_E_IO, errno, "unlink", "%s: cannot remove '%s'",
-                    fn, path);
+    return mmi_fail(MMAPIO_E_IO, errno, "unlink", "%s: cannot remove '%s'", fn,
+                    path);
   return 0;
 }

@@ -46,9 +46,9 @@ static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
    * only the pages it writes take memory. */
   int noreserve = m->mode == MMAPIO_MODE_COW ? mmi_map_noreserve() : 0;
   mmi_remap_begin();
-  void *p = mmi_sys.mmap(at + from, upto - from, mmi_prot(m->mode),
-                         share_flag(m) | MAP_FIXED | noreserve, m->fd,
-                         (off_t)from);
+  void *p =
+      mmi_sys.mmap(at + from, upto - from, mmi_prot(m->mode),
+                   share_flag(m) | MAP_FIXED | noreserve, m->fd, (off_t)from);
   mmi_remap_end();
   if (p == MAP_FAILED)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
@@ -58,15 +58,13 @@ static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
 
 static int map_zeros(unsigned char *at, size_t len) {
   mmi_remap_begin();
-  void *p = mmi_sys.mmap(at, len, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-                             mmi_map_noreserve(),
-                         -1, 0);
+  void *p = mmi_sys.mmap(
+      at, len, PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | mmi_map_noreserve(), -1, 0);
   mmi_remap_end();
   if (p == MAP_FAILED)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
-                    "replacing %zu bytes with private zero memory failed",
-                    len);
+                    "replacing %zu bytes with private zero memory failed", len);
   return 0;
 }
 

@@ -31,10 +31,9 @@ static bool valid_mode(mmapio_mode mode) {
 
 static int check_new_size(const char *fn, uint64_t size) {
   if (size == 0 || size > mmapio_max_size())
-    return mmi_fail(MMAPIO_E_RESIZE_FAILED, 0, NULL,
-                    "%s: size %llu is not in [1, %llu]", fn,
-                    (unsigned long long)size,
-                    (unsigned long long)mmapio_max_size());
+    return mmi_fail(
+        MMAPIO_E_RESIZE_FAILED, 0, NULL, "%s: size %llu is not in [1, %llu]",
+        fn, (unsigned long long)size, (unsigned long long)mmapio_max_size());
   return 0;
 }
 
@@ -47,8 +46,8 @@ static int check_existing_size(const char *fn, uint64_t size,
                     fn);
   if (size > mmapio_max_size() || size > SIZE_MAX)
     return mmi_fail(MMAPIO_E_IO, EOVERFLOW, NULL,
-                    "%s: file size %llu exceeds what can be mapped (%llu)",
-                    fn, (unsigned long long)size,
+                    "%s: file size %llu exceeds what can be mapped (%llu)", fn,
+                    (unsigned long long)size,
                     (unsigned long long)mmapio_max_size());
   return 0;
 }
@@ -70,8 +69,8 @@ static size_t reserve_for(mmapio_mode mode, size_t mapped, uint64_t asked) {
   return twice > floor ? twice : floor;
 }
 
-int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode,
-                  const char *path, const mmapio_options *o, uint64_t size) {
+int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
+               const mmapio_options *o, uint64_t size) {
   mmapio_map *m = calloc(1, sizeof *m);
   if (m == NULL)
     return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
@@ -156,8 +155,8 @@ static int create_truncate(mmapio_map **out, const char *path,
   if (mmi_sys.ftruncate(fd, 0) != 0) {
     int e = errno;
     close(fd);
-    return mmi_fail(MMAPIO_E_IO, e, "ftruncate", "%s: cannot truncate '%s'",
-                    fn, path);
+    return mmi_fail(MMAPIO_E_IO, e, "ftruncate", "%s: cannot truncate '%s'", fn,
+                    path);
   }
   if ((rc = size_new(fd, fn, o)) != 0)
     return rc;
@@ -181,8 +180,7 @@ static int create_exclusive(const char *path, const mmapio_options *o,
                             const char *fn) {
   char *dir = mmi_dirname(path);
   if (dir == NULL)
-    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL, "%s: out of memory",
-                    fn);
+    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL, "%s: out of memory", fn);
   int fd = mmi_open_tmpfile(dir, o->perm);
   free(dir);
   if (fd >= 0) {
@@ -319,12 +317,12 @@ int mmapio_from_fd(mmapio_map **out, int fd, mmapio_mode mode,
   static const char fn[] = "mmapio_from_fd";
   if (out == NULL || fd < 0 || !valid_mode(mode))
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
-                    "%s: out is NULL, fd %d is negative or mode %d unknown",
-                    fn, fd, (int)mode);
+                    "%s: out is NULL, fd %d is negative or mode %d unknown", fn,
+                    fd, (int)mode);
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0)
-    return mmi_fail(MMAPIO_E_IO, errno, "fcntl", "%s: fd %d is not usable",
-                    fn, fd);
+    return mmi_fail(MMAPIO_E_IO, errno, "fcntl", "%s: fd %d is not usable", fn,
+                    fd);
   int acc = fl & O_ACCMODE;
   if ((mode == MMAPIO_MODE_RW && acc != O_RDWR) || acc == O_WRONLY)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,

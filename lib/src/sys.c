@@ -124,8 +124,8 @@ static int copy_by_pread(int in, int out, uint64_t off, uint64_t len) {
     if (n <= 0)
       return n == 0 ? EIO : errno;
     for (ssize_t done = 0; done < n;) {
-      ssize_t w = pwrite(out, buf + done, (size_t)(n - done),
-                         (off_t)off + done);
+      ssize_t w =
+          pwrite(out, buf + done, (size_t)(n - done), (off_t)off + done);
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)

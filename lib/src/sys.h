@@ -21,8 +21,7 @@ typedef struct mmi_sys_table {
   int (*ftruncate)(int fd, off_t len);
   /* posix_fallocate semantics: returns an errno value, 0 on success */
   int (*fallocate)(int fd, off_t off, off_t len);
-  void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd,
-                off_t off);
+  void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
   int (*msync)(void *addr, size_t len, int flags);
   int (*fsync)(int fd);
   int (*sigaction)(int sig, const struct sigaction *sa, struct sigaction *old);

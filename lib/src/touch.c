@@ -3,12 +3,12 @@
  * and the residency query.
  *
  * Two ways, measured on Linux 6.18 (2 vCPU VM; see the issue-4 report):
- *  - a loop reading one byte per page: 0.8 us per warm MiB mapped with
+ *  - a loop reading one byte per page: 1.3-5 us per warm MiB mapped with
  *    small pages, and the best way for ranges that are not resident
  *    (the fault path's fault-around and read-ahead serve it well);
- *  - one MADV_POPULATE_READ: 0.1 us per MiB when the range is mapped by
- *    huge pages (one step per 2 MiB instead of 512 loads), but 30-70 us
- *    per MiB over small pages.
+ *  - one MADV_POPULATE_READ: one system call plus 0.05 us per MiB when
+ *    the range is mapped by huge pages (one step per 2 MiB instead of
+ *    512 loads), but 30-45 us per MiB over small pages.
  * So the loop is the default, and populate is used when the range is
  * mapped by huge pages. Finding that out costs one PAGEMAP_SCAN of a
  * single page (about 1 us), too much to pay on every call for ranges
