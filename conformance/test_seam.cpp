@@ -631,3 +631,22 @@ TEST_CASE("mmapio_resize: RESIZE_FAILED when mmap fails",
         std::string(static_cast<size_t>(kPage), '\0'));
   CHECK(std::memcmp(view, content.data(), content.size()) == 0);
 }
+
+TEST_CASE("mmapio_write_file: FLUSH_FAILED when the bytes cannot be made "
+          "durable",
+          "[mmapio_write_file][errors][flush]") {
+  SeamGuard guard;
+  TempDir td;
+  const std::string path = td.path("f");
+  { MapPtr m = create_map(path, kPage); }
+  mmi_sys.msync = counting_msync;
+  g_msync_fail_errno = EIO;
+  g_msync_fail_count = 1;
+  REQUIRE_CODE(mmapio_write_file(path.c_str(), 10, "abc", 3),
+               MMAPIO_E_FLUSH_FAILED);
+  CHECK(mmapio_last_error()->os_errno == EIO);
+  CHECK(g_msync_calls.size() == 1);
+  // The bytes were written (through the shared mapping), only their
+  // durability is in doubt.
+  CHECK(read_bytes(path).substr(10, 3) == "abc");
+}

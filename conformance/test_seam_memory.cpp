@@ -219,20 +219,31 @@ TEST_CASE("mmapio_touch_pages_range: IO when populating fails otherwise",
               "madvise");
 }
 
-TEST_CASE("mmapio_touch_pages: FAULT, NO_MEMORY and IO when populating "
-          "fails",
-          "[mmapio_touch_pages][errors][touch]") {
+namespace {
+void touch_all_fails_with(PopulateFailure f) {
   MemSeamGuard guard;
-  const PopulateFailure f =
-      GENERATE(PopulateFailure{EFAULT, MMAPIO_E_FAULT},
-               PopulateFailure{ENOMEM, MMAPIO_E_NO_MEMORY},
-               PopulateFailure{EIO, MMAPIO_E_IO});
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PROBE_HUGE;
   mmi_memsys.probe = fake_probe;
   mmi_memsys.populate = fake_populate;
   g_fail_errno = f.os_errno;
   check_error(mmapio_touch_pages(m.get()), f.code, f.os_errno, "madvise");
+}
+} // namespace
+
+TEST_CASE("mmapio_touch_pages: FAULT when populating meets a bad address",
+          "[mmapio_touch_pages][errors][touch]") {
+  touch_all_fails_with(PopulateFailure{EFAULT, MMAPIO_E_FAULT});
+}
+
+TEST_CASE("mmapio_touch_pages: NO_MEMORY when populating runs out of memory",
+          "[mmapio_touch_pages][errors][touch]") {
+  touch_all_fails_with(PopulateFailure{ENOMEM, MMAPIO_E_NO_MEMORY});
+}
+
+TEST_CASE("mmapio_touch_pages: IO when populating fails otherwise",
+          "[mmapio_touch_pages][errors][touch]") {
+  touch_all_fails_with(PopulateFailure{EIO, MMAPIO_E_IO});
 }
 
 // ------------------------------------------------------------------

@@ -72,12 +72,60 @@ TEST_CASE("mmapio_touch_pages_range: OUT_OF_BOUNDS when the range leaves "
   CHECK(present_pages(mmapio_base(m.get()), len) == 0);
 }
 
-// FAULT, NO_MEMORY and IO (MADV_POPULATE_READ failing) of both touch
-// functions are tested through the seam: test_seam_memory.cpp.
+// A file truncated under its mapping by someone else: with the guard on,
+// touching its vanished pages is an error, not SIGBUS.
+static MapPtr guarded_truncated(const TempDir &dir, mmapio_mode mode) {
+  MapPtr m = fresh_file(dir, mode, 64 * kPage);
+  REQUIRE_OK(mmapio_set_guard(m.get(), true));
+  const std::string p = dir.path("touch.bin");
+  REQUIRE(::truncate(p.c_str(), static_cast<off_t>(2 * kPage)) == 0);
+  return m;
+}
+
+TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
+          "file was truncated",
+          "[mmapio_touch_pages_range][errors][touch]") {
+  TempDir dir;
+  const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
+  INFO("mode " << mode);
+  MapPtr m = guarded_truncated(dir, mode);
+  CHECK_CODE(mmapio_touch_pages_range(m.get(), kPage, 8 * kPage),
+             MMAPIO_E_FAULT);
+  // The pages that still exist are fine.
+  CHECK_OK(mmapio_touch_pages_range(m.get(), 1, 2 * kPage - 1));
+  CHECK(present_pages(mmapio_base(m.get()), 2 * kPage) == 2);
+}
+
+// NO_MEMORY and IO (MADV_POPULATE_READ failing), and FAULT from
+// EFAULT/EHWPOISON, are tested through the seam: test_seam_memory.cpp.
 
 TEST_CASE("mmapio_touch_pages: INVALID_ARGUMENT when m is NULL",
           "[mmapio_touch_pages][errors][touch]") {
   REQUIRE_CODE(mmapio_touch_pages(nullptr), MMAPIO_E_INVALID_ARGUMENT);
+}
+
+TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
+          "truncated",
+          "[mmapio_touch_pages][errors][touch]") {
+  TempDir dir;
+  MapPtr m = guarded_truncated(dir, MMAPIO_MODE_RO);
+  CHECK_CODE(mmapio_touch_pages(m.get()), MMAPIO_E_FAULT);
+  CHECK(mmapio_last_error()->code == MMAPIO_E_FAULT);
+  // Guard off again: the same handle still touches what exists.
+  REQUIRE_OK(mmapio_set_guard(m.get(), false));
+  CHECK_OK(mmapio_touch_pages_range(m.get(), 0, 2 * kPage));
+}
+
+TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
+          "[mmapio_touch_pages][touch]") {
+  TempDir dir;
+  const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
+  INFO(backing_name(b));
+  MapPtr m = fresh(dir, b, 3 * kMiB + 5);
+  REQUIRE_OK(mmapio_set_guard(m.get(), true));
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(present_pages(mmapio_base(m.get()), 3 * kMiB + 5) ==
+        pages_in(mmapio_base(m.get()), 3 * kMiB + 5));
 }
 
 // ------------------------------------------------------------------

@@ -25,6 +25,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Atomics for the inline access paths and the atomic views: C11 _Atomic
+ * in C, std::atomic (same size, alignment and representation) in C++. */
+#ifdef __cplusplus
+#include <atomic>
+#define MMAPIO_ATOMIC_(T) std::atomic<T>
+#define MMAPIO_LOAD_(p, order) ((p)->load(std::memory_order_##order))
+#else
+#include <stdatomic.h>
+#define MMAPIO_ATOMIC_(T) _Atomic(T)
+#define MMAPIO_LOAD_(p, order) atomic_load_explicit((p), memory_order_##order)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -367,31 +379,88 @@ MMAPIO_API int mmapio_unmap(mmapio_map *m, int *out_fd);
  * still using, pin them (mmapio_pin), and the shrink fails with BUSY.
  */
 
+/*
+ * The first members of every handle, which the inline views below read.
+ * Private to the library: never read or write them yourself. Their
+ * layout is part of the ABI.
+ */
+typedef struct mmapio_map_head_ {
+  MMAPIO_ATOMIC_(unsigned char *) base_; /* the live mapping */
+  MMAPIO_ATOMIC_(uint64_t) len_;         /* its length */
+  int mode_;                             /* mmapio_mode, fixed at open */
+} mmapio_map_head_;
+
+/* A consistent (base, length) pair without a lock: growth that moves the
+ * mapping publishes the new base before the new length, so seeing the
+ * same base before and after reading the length proves the pair. */
+static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
+                                              uint64_t *len) {
+  const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
+  for (;;) {
+    unsigned char *b = MMAPIO_LOAD_(&h->base_, acquire);
+    uint64_t l = MMAPIO_LOAD_(&h->len_, acquire);
+    if (b == MMAPIO_LOAD_(&h->base_, relaxed)) {
+      *len = l;
+      return b;
+    }
+  }
+}
+
 /**
- * Zero-copy read view of [off, off+len). No lock, no allocation, no
- * system call. Valid on every mode; len 0 is allowed (even at off ==
- * length).
+ * Private: reports why an inline view failed (called by mmapio_view and
+ * mmapio_view_mut; do not call it yourself). Returns the error code.
+ */
+MMAPIO_API int mmapio_view_error_(const mmapio_map *m, uint64_t off, size_t len,
+                                  const void *out, bool writable);
+
+/**
+ * Zero-copy read view of [off, off+len). Inline: a bounds check and
+ * pointer arithmetic; no lock, no allocation, no system call, not even a
+ * function call on success. Valid on every mode; len 0 is allowed (even
+ * at off == length).
  *
  * Returns: 0 and the address in *out.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m or out is NULL.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
+ * Undefined: m was closed.
  */
-MMAPIO_API int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
-                           const void **out);
+static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
+                              const void **out) {
+  uint64_t size;
+  if (m == NULL || out == NULL)
+    return mmapio_view_error_(m, off, len, out, false);
+  unsigned char *b = mmapio_snapshot_(m, &size);
+  if (off > size || len > size - off)
+    return mmapio_view_error_(m, off, len, out, false);
+  *out = b + off;
+  return 0;
+}
 
 /**
- * Zero-copy writable view of [off, off+len). Writes through it are not
- * counted in mmapio_pending() but are flushed by mmapio_flush().
+ * Zero-copy writable view of [off, off+len), inline like mmapio_view.
+ * Writes through it are not counted in mmapio_pending() but are flushed
+ * by mmapio_flush().
  *
  * Returns: 0 and the address in *out.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m or out is NULL.
  *  - MMAPIO_E_INVALID_MODE: the mapping is read-only.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
+ * Undefined: m was closed.
  */
-MMAPIO_API int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
-                               void **out);
+static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
+                                  void **out) {
+  uint64_t size;
+  if (m == NULL || out == NULL ||
+      ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO)
+    return mmapio_view_error_(m, off, len, out, true);
+  unsigned char *b = mmapio_snapshot_(m, &size);
+  if (off > size || len > size - off)
+    return mmapio_view_error_(m, off, len, out, true);
+  *out = b + off;
+  return 0;
+}
 
 /**
  * Copies [off, off+len) out of the mapping into buf (read_into).
@@ -1130,19 +1199,26 @@ MMAPIO_API int mmapio_prefetch_range(mmapio_map *m, uint64_t off, uint64_t len);
  * a (write-notify) fault; on an anonymous mapping the pages are writable
  * without one. On a COW handle no private copy is made.
  *
+ * With the fault guard on (mmapio_set_guard) the range is always faulted
+ * in with MADV_POPULATE_READ (one guarded byte per page on kernels
+ * without it), which reports a page past the end of a truncated file as
+ * an error instead of raising SIGBUS; over small pages that is slower
+ * than the loop.
+ *
  * Returns: 0.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m is NULL.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
- *  - MMAPIO_E_FAULT: the kernel could not fault a page in
- *    (MADV_POPULATE_READ reported EFAULT or EHWPOISON, e.g. the file was
- *    truncated under the mapping by another process).
+ *  - MMAPIO_E_FAULT: a page could not be faulted in: with the guard on,
+ *    a page of the range lies past the end of the file (another process
+ *    truncated it); on the MADV_POPULATE_READ path, the kernel reported
+ *    EFAULT or EHWPOISON.
  *  - MMAPIO_E_NO_MEMORY: the kernel ran out of memory faulting pages in.
  *  - MMAPIO_E_IO: MADV_POPULATE_READ failed for another reason (errno in
  *    the detail).
- * Undefined: when another process has truncated the file below the
- * range, the loop path touches a page past the end of the file, which
- * raises SIGBUS (like any access to such a page).
+ * Undefined: with the guard off, when another process has truncated the
+ * file below the range, the loop touches a page past the end of the
+ * file, which raises SIGBUS (like any access to such a page).
  */
 MMAPIO_API int mmapio_touch_pages_range(mmapio_map *m, uint64_t off,
                                         uint64_t len);
@@ -1155,7 +1231,8 @@ MMAPIO_API int mmapio_touch_pages_range(mmapio_map *m, uint64_t off,
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m is NULL.
  *  - MMAPIO_E_FAULT, MMAPIO_E_NO_MEMORY, MMAPIO_E_IO: as for
- *    mmapio_touch_pages_range.
+ *    mmapio_touch_pages_range (FAULT with the guard on: the file was
+ *    truncated below the mapping's length).
  * Undefined: as for mmapio_touch_pages_range.
  */
 MMAPIO_API int mmapio_touch_pages(mmapio_map *m);
@@ -1495,11 +1572,9 @@ MMAPIO_API int mmapio_anon_recv(mmapio_map **out, int sock,
 
 #ifdef __cplusplus
 } /* extern "C": the standard headers are included outside it */
-#include <atomic>
 #include <stdio.h>
 extern "C" {
 #else
-#include <stdatomic.h>
 #include <stdio.h>
 #endif
 

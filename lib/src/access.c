@@ -14,29 +14,14 @@ static int fail_read_only(const char *fn) {
                   "%s: the mapping is read-only", fn);
 }
 
-int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
-                const void **out) {
-  if (MMI_UNLIKELY(m == NULL || out == NULL))
-    return fail_null("mmapio_view");
-  uint64_t size;
-  unsigned char *b = mmi_snapshot(m, &size);
-  if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
-    return mmi_fail_bounds("mmapio_view", off, len, size);
-  *out = b + off;
-  return 0;
-}
-
-int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len, void **out) {
-  if (MMI_UNLIKELY(m == NULL || out == NULL))
-    return fail_null("mmapio_view_mut");
-  if (MMI_UNLIKELY(m->mode == MMAPIO_MODE_RO))
-    return fail_read_only("mmapio_view_mut");
-  uint64_t size;
-  unsigned char *b = mmi_snapshot(m, &size);
-  if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
-    return mmi_fail_bounds("mmapio_view_mut", off, len, size);
-  *out = b + off;
-  return 0;
+int mmapio_view_error_(const mmapio_map *m, uint64_t off, size_t len,
+                       const void *out, bool writable) {
+  const char *fn = writable ? "mmapio_view_mut" : "mmapio_view";
+  if (m == NULL || out == NULL)
+    return fail_null(fn);
+  if (writable && m->mode == MMAPIO_MODE_RO)
+    return fail_read_only(fn);
+  return mmi_fail_bounds(fn, off, len, mmapio_len(m));
 }
 
 int mmapio_read(const mmapio_map *m, uint64_t off, void *buf, size_t len) {
@@ -70,8 +55,8 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   } else if (len > 0) {
     memcpy(b + off, src, len);
   }
-  if (m->mode != MMAPIO_MODE_RW)
-    return 0;
+  if (m->mode != MMAPIO_MODE_RW || m->anonymous)
+    return 0; /* nothing will ever need flushing: count nothing */
   atomic_fetch_add_explicit(&m->pending, len, memory_order_relaxed);
   if (m->policy == MMAPIO_FLUSH_MANUAL)
     return 0;
@@ -81,7 +66,8 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
 uint64_t mmapio_len(const mmapio_map *m) {
   if (m == NULL)
     return 0;
-  return atomic_load_explicit(&((mmapio_map *)m)->len, memory_order_acquire);
+  return atomic_load_explicit(&((mmapio_map *)m)->head.len_,
+                              memory_order_acquire);
 }
 
 bool mmapio_is_empty(const mmapio_map *m) { return mmapio_len(m) == 0; }

@@ -1,5 +1,7 @@
-/* Durable flushing, the pending count, and the flush policies. */
+/* Flushing at both levels (durable and the writeback hint), the pending
+ * count, and the flush policies that run after an update. */
 #include "internal.h"
+#include "platform_background.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -19,12 +21,17 @@ static void debit(mmapio_map *m, uint64_t d) {
   }
 }
 
-/* msync(MS_SYNC) of [start, end) (page-aligned); failures are sticky. */
+/* The two levels: durable (msync MS_SYNC: data on disk on return) and
+ * the writeback hint (writeback started, no durability claim). */
+typedef enum level { DURABLE, HINT } level;
+
+/* Syncs [start, end) (page-aligned) at level; failures are sticky. */
 static int sync_pages(mmapio_map *m, const char *fn, uint64_t start,
-                      uint64_t end) {
+                      uint64_t end, level lv) {
   int earlier = atomic_load_explicit(&m->sticky_errno, memory_order_acquire);
   if (MMI_UNLIKELY(earlier != 0))
-    return mmi_fail(MMAPIO_E_FLUSH_FAILED, earlier, "msync",
+    return mmi_fail(MMAPIO_E_FLUSH_FAILED, earlier,
+                    atomic_load_explicit(&m->sticky_call, memory_order_acquire),
                     "%s: an earlier flush of this handle failed; reopen the "
                     "file",
                     fn);
@@ -32,27 +39,31 @@ static int sync_pages(mmapio_map *m, const char *fn, uint64_t start,
     return 0;
   uint64_t size;
   unsigned char *b = mmi_snapshot(m, &size);
-  if (MMI_UNLIKELY(mmi_sys.msync(b + start, (size_t)(end - start), MS_SYNC) !=
-                   0)) {
+  const char *call = lv == DURABLE ? "msync" : mmi_writeback_call();
+  int rc = lv == DURABLE
+               ? mmi_sys.msync(b + start, (size_t)(end - start), MS_SYNC)
+               : mmi_bgsys.writeback(m->fd, b + start, start, end - start);
+  if (MMI_UNLIKELY(rc != 0)) {
     int e = errno;
     int zero = 0;
+    atomic_store_explicit(&m->sticky_call, call, memory_order_release);
     atomic_compare_exchange_strong(&m->sticky_errno, &zero, e);
-    return mmi_fail(MMAPIO_E_FLUSH_FAILED, e, "msync",
-                    "%s: syncing bytes [%llu, %llu) failed", fn,
+    return mmi_fail(MMAPIO_E_FLUSH_FAILED, e, call,
+                    "%s: %s bytes [%llu, %llu) failed", fn,
+                    lv == DURABLE ? "syncing" : "starting writeback of",
                     (unsigned long long)start, (unsigned long long)end);
   }
   return 0;
 }
 
-int mmapio_flush(mmapio_map *m) {
+static int flush_all(mmapio_map *m, const char *fn, level lv) {
   if (m == NULL)
-    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
-                    "mmapio_flush: m is NULL");
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
   if (flush_is_noop(m))
     return 0;
   uint64_t pending = atomic_load_explicit(&m->pending, memory_order_relaxed);
-  int rc = sync_pages(m, "mmapio_flush", 0, mmi_round_page(mmapio_len(m)));
-  if (rc == 0) {
+  int rc = sync_pages(m, fn, 0, mmi_round_page(mmapio_len(m)), lv);
+  if (rc == 0 && lv == DURABLE) {
     debit(m, pending);
     atomic_store_explicit(&m->writes, 0, memory_order_relaxed);
   }
@@ -60,7 +71,9 @@ int mmapio_flush(mmapio_map *m) {
 }
 
 static int flush_range(mmapio_map *m, const char *fn, uint64_t off,
-                       uint64_t len) {
+                       uint64_t len, level lv) {
+  if (m == NULL)
+    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
   uint64_t size = mmapio_len(m);
   if (!mmi_in_bounds(off, len, size))
     return mmi_fail_bounds(fn, off, len, size);
@@ -68,23 +81,32 @@ static int flush_range(mmapio_map *m, const char *fn, uint64_t off,
     return 0;
   uint64_t start = off & ~((uint64_t)mmi_page() - 1);
   uint64_t end = mmi_round_page(off + len);
-  int rc = sync_pages(m, fn, start, end);
-  if (rc == 0)
+  int rc = sync_pages(m, fn, start, end, lv);
+  if (rc == 0 && lv == DURABLE)
     debit(m, end - start);
   return rc;
 }
 
+int mmapio_flush(mmapio_map *m) {
+  return flush_all(m, "mmapio_flush", DURABLE);
+}
+
 int mmapio_flush_range(mmapio_map *m, uint64_t off, uint64_t len) {
-  if (m == NULL)
-    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
-                    "mmapio_flush_range: m is NULL");
-  return flush_range(m, "mmapio_flush_range", off, len);
+  return flush_range(m, "mmapio_flush_range", off, len, DURABLE);
+}
+
+int mmapio_flush_hint(mmapio_map *m) {
+  return flush_all(m, "mmapio_flush_hint", HINT);
+}
+
+int mmapio_flush_range_hint(mmapio_map *m, uint64_t off, uint64_t len) {
+  return flush_range(m, "mmapio_flush_range_hint", off, len, HINT);
 }
 
 int mmi_after_update(mmapio_map *m, uint64_t off, size_t len) {
   switch (m->policy) {
   case MMAPIO_FLUSH_ALWAYS:
-    return flush_range(m, "mmapio_update", off, len);
+    return flush_range(m, "mmapio_update", off, len, DURABLE);
   case MMAPIO_FLUSH_EVERY_BYTES:
     if (atomic_load_explicit(&m->pending, memory_order_relaxed) >=
         m->policy_arg)

@@ -32,9 +32,9 @@ typedef struct mmi_region {
 } mmi_region;
 
 struct mmapio_map {
-  /* Read without a lock by every access path; see mmi_snapshot(). */
-  _Atomic(unsigned char *) base; /* start of the live mapping */
-  _Atomic uint64_t len;          /* logical length in bytes */
+  /* First: the base, length and mode that the header's inline views and
+   * every access path read without a lock (see mmapio_snapshot_). */
+  mmapio_map_head_ head;
 
   /* Written once at open, read-only afterwards. */
   int fd;                     /* owned; -1 after mmapio_unmap took it */
@@ -45,11 +45,12 @@ struct mmapio_map {
   uint64_t policy_arg;        /* bytes or writes for EVERY_* */
   char *path;                 /* copy of the path, or NULL */
 
-  _Atomic unsigned refs;    /* caller's reference + one per pin */
-  _Atomic uint64_t pending; /* bytes updated and not yet flushed */
-  _Atomic uint64_t writes;  /* updates since the last policy flush */
-  _Atomic int sticky_errno; /* errno of the first failed flush, or 0 */
-  _Atomic bool guarded;     /* copies turn SIGBUS into FAULT (guard.c) */
+  _Atomic unsigned refs;             /* caller's reference + one per pin */
+  _Atomic uint64_t pending;          /* bytes updated and not yet flushed */
+  _Atomic uint64_t writes;           /* updates since the last policy flush */
+  _Atomic int sticky_errno;          /* errno of the first failed flush, or 0 */
+  _Atomic(const char *) sticky_call; /* the system call that failed */
+  _Atomic bool guarded; /* copies turn SIGBUS into FAULT (guard.c) */
 
   /* Guarded by mu: resize, pins and the regions. */
   pthread_mutex_t mu;
@@ -85,17 +86,7 @@ int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len, uint64_t size);
  * holds a pair whose every byte is addressable (see resize.c).
  */
 static inline unsigned char *mmi_snapshot(const mmapio_map *m, uint64_t *len) {
-  for (;;) {
-    unsigned char *b =
-        atomic_load_explicit(&((mmapio_map *)m)->base, memory_order_acquire);
-    uint64_t l =
-        atomic_load_explicit(&((mmapio_map *)m)->len, memory_order_acquire);
-    if (MMI_LIKELY(b == atomic_load_explicit(&((mmapio_map *)m)->base,
-                                             memory_order_relaxed))) {
-      *len = l;
-      return b;
-    }
-  }
+  return mmapio_snapshot_(m, len);
 }
 
 /* ---- mapping.c: address-space mechanics ---- */

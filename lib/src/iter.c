@@ -15,8 +15,8 @@ unsigned char *mmi_pin_whole(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
   /* Widen the pin under mu, where shrinks read the pins: from here on a
    * shrink below *len fails, and the base read here maps [0, *len). */
   pthread_mutex_lock(&m->mu);
-  *len = atomic_load_explicit(&m->len, memory_order_relaxed);
-  unsigned char *b = atomic_load_explicit(&m->base, memory_order_relaxed);
+  *len = atomic_load_explicit(&m->head.len_, memory_order_relaxed);
+  unsigned char *b = atomic_load_explicit(&m->head.base_, memory_order_relaxed);
   pin->end_ = *len;
   pthread_mutex_unlock(&m->mu);
   return b;

@@ -97,8 +97,9 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
     return rc;
   }
   pthread_mutex_init(&m->mu, NULL);
-  atomic_init(&m->base, m->live.base);
-  atomic_init(&m->len, size);
+  atomic_init(&m->head.base_, m->live.base);
+  atomic_init(&m->head.len_, size);
+  m->head.mode_ = (int)mode;
   atomic_init(&m->refs, 1);
   if (m->policy == MMAPIO_FLUSH_EVERY_MILLIS && (rc = mmi_flusher_start(m))) {
     mmi_region_release(&m->live);

@@ -9,7 +9,7 @@ int mmapio_pin_range(mmapio_pin *out, mmapio_map *m, uint64_t off,
   /* Under mu, so a concurrent shrink either sees this pin or has already
    * shortened the length this check reads. */
   pthread_mutex_lock(&m->mu);
-  uint64_t size = atomic_load_explicit(&m->len, memory_order_relaxed);
+  uint64_t size = atomic_load_explicit(&m->head.len_, memory_order_relaxed);
   if (!mmi_in_bounds(off, len, size)) {
     pthread_mutex_unlock(&m->mu);
     return mmi_fail_bounds("mmapio_pin_range", off, len, size);

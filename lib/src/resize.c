@@ -39,7 +39,7 @@ static int move_live(mmapio_map *m, size_t need, size_t want) {
     return rc;
   m->retired[m->nretired++] = m->live;
   m->live = fresh;
-  atomic_store_explicit(&m->base, fresh.base, memory_order_release);
+  atomic_store_explicit(&m->head.base_, fresh.base, memory_order_release);
   return 0;
 }
 
@@ -72,7 +72,7 @@ static int grow(mmapio_map *m, uint64_t old, uint64_t size, bool *moved) {
     int detail_errno = mmapio_last_error()->os_errno;
     return fail_resize(detail_errno, "mmap", old, size);
   }
-  atomic_store_explicit(&m->len, size, memory_order_release);
+  atomic_store_explicit(&m->head.len_, size, memory_order_release);
   return 0;
 }
 
@@ -94,7 +94,7 @@ static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
                     (unsigned long long)pinned, (unsigned long long)size);
   size_t keep = (size_t)mmi_round_page(size);
   size_t had = (size_t)mmi_round_page(old);
-  atomic_store_explicit(&m->len, size, memory_order_release);
+  atomic_store_explicit(&m->head.len_, size, memory_order_release);
   int rc = mmi_region_quarantine(&m->live, keep);
   for (size_t i = 0; rc == 0 && i < m->nretired; i++)
     rc = mmi_region_quarantine(&m->retired[i], keep);
@@ -109,7 +109,7 @@ static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
   }
   if (rc != 0) {
     remap_all(m, had);
-    atomic_store_explicit(&m->len, old, memory_order_release);
+    atomic_store_explicit(&m->head.len_, old, memory_order_release);
     return fail_resize(e, call, old, size);
   }
   return 0;
@@ -129,7 +129,7 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size, bool *moved) {
                     (unsigned long long)mmapio_max_size());
   bool moved_here = false;
   pthread_mutex_lock(&m->mu);
-  uint64_t old = atomic_load_explicit(&m->len, memory_order_relaxed);
+  uint64_t old = atomic_load_explicit(&m->head.len_, memory_order_relaxed);
   int rc = 0;
   if (new_size > old)
     rc = grow(m, old, new_size, &moved_here);

@@ -89,10 +89,36 @@ static int populate(const char *fn, mmi_span s, bool *slow) {
   return 0;
 }
 
+/*
+ * With the fault guard on, a page past the end of a truncated file must
+ * give FAULT, not SIGBUS: MADV_POPULATE_READ reports such a page as
+ * EFAULT without a signal. Without it (kernels before 5.14), one guarded
+ * byte per page.
+ */
+static int touch_guarded(const char *fn, const mmapio_map *m, mmi_span s,
+                         size_t page) {
+  bool slow;
+  int rc = populate(fn, s, &slow);
+  if (rc != 1)
+    return rc;
+  const unsigned char *base = mmapio_base(m);
+  for (size_t i = 0; i < s.len; i += page) {
+    unsigned char byte;
+    rc = mmi_guarded_copy(fn, &byte, s.start + i, 1, s.start + i,
+                          (uint64_t)(s.start + i - base));
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   size_t page = mmi_page();
   if (s.len == 0)
     return 0;
+  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->guarded,
+                                        memory_order_relaxed)))
+    return touch_guarded(fn, m, s, page);
   size_t pmd = mmi_pmd_size();
   uintptr_t lo = (uintptr_t)s.start;
   uintptr_t first = (lo + pmd - 1) & ~(uintptr_t)(pmd - 1);
