@@ -365,6 +365,39 @@ ChildOutcome run_in_child(Fn &&fn, unsigned hang_guard_seconds = 30) {
 #endif
 #endif
 
+/** True in a ThreadSanitizer build (its shadow takes most of the address
+ *  space, so very large reservations fail there). */
+constexpr bool mmapio_test_thread_sanitized() {
+#if defined(__SANITIZE_THREAD__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
+
+/** True when the suite runs under valgrind, which emulates the memory
+ *  system calls (populate, huge pages, descriptor limits) only in part. */
+inline bool mmapio_test_under_valgrind() {
+  const char *pre = std::getenv("LD_PRELOAD");
+  return pre != nullptr && std::strstr(pre, "vgpreload") != nullptr;
+}
+
+/** Leaves the test with "SKIPPED: under valgrind, <why>" when it runs
+ *  under valgrind. */
+#define MMAPIO_SKIP_UNDER_VALGRIND(why)                                        \
+  do {                                                                         \
+    if (mmapio_test_under_valgrind()) {                                        \
+      WARN("SKIPPED: under valgrind, " << why);                                \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
 /** False (with the reason in *why) when exhaust_memory_in_child cannot
  *  make malloc return NULL in this build. */
 inline bool allocation_failure_testable(std::string *why) {
@@ -373,10 +406,26 @@ inline bool allocation_failure_testable(std::string *why) {
          "memory runs out";
   return false;
 #else
-  (void)why;
+  // valgrind preloads its own allocator (vgpreload_*.so), which runs out
+  // of its own memory instead of returning NULL.
+  if (mmapio_test_under_valgrind()) {
+    *why = "under valgrind the allocator cannot be made to return NULL";
+    return false;
+  }
   return true;
 #endif
 }
+
+/** Leaves the test with a printed "SKIPPED: <reason>" when allocation
+ *  failures cannot be provoked in this build (see above). */
+#define MMAPIO_REQUIRE_ALLOCATION_FAILURE()                                    \
+  do {                                                                         \
+    std::string mmapio_why_;                                                   \
+    if (!allocation_failure_testable(&mmapio_why_)) {                          \
+      WARN("SKIPPED: " << mmapio_why_);                                        \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
 
 /** For use only inside a run_in_child function: makes every further
  *  allocation fail (RLIMIT_AS below the current size, then the heap's

@@ -19,25 +19,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-// Under ASan or TSan the allocator aborts instead of returning NULL when
-// memory runs out, so allocation failures cannot be provoked there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MMAPIO_MEM_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define MMAPIO_MEM_SANITIZED 1
-#endif
-#endif
-#ifdef MMAPIO_MEM_SANITIZED
-#define MMAPIO_MEM_SKIP_IF_SANITIZED()                                         \
-  MMAPIO_SKIP("a sanitizer's allocator aborts instead of returning NULL "      \
-              "when memory runs out")
-#else
-#define MMAPIO_MEM_SKIP_IF_SANITIZED()                                         \
-  do {                                                                         \
-  } while (0)
-#endif
-
 namespace mmapio_mem {
 
 // The four kinds of mapping every memory-control call must handle.

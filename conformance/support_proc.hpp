@@ -17,12 +17,14 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +124,38 @@ inline int run_child(const std::string &name,
                      const std::vector<std::string> &args) {
   return wait_child(spawn_child(name, args));
 }
+
+// ------------------------------------------------------------------
+// Threads and descriptors of this process
+// ------------------------------------------------------------------
+
+// Entries of a /proc directory (0 if it cannot be read).
+inline size_t count_dir(const char *dir) {
+  size_t n = 0;
+  DIR *d = ::opendir(dir);
+  if (d == nullptr)
+    return 0;
+  while (const dirent *e = ::readdir(d))
+    if (e->d_name[0] != '.')
+      n++;
+  ::closedir(d);
+  return n;
+}
+
+// Threads of this process. The first call starts and joins one thread, so
+// a runtime that starts a helper thread of its own at the first
+// pthread_create (ThreadSanitizer does) has done so before anyone counts.
+inline size_t thread_count() {
+  static const bool warmed = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  (void)warmed;
+  return count_dir("/proc/self/task");
+}
+
+// Open descriptors of this process.
+inline size_t fd_count() { return count_dir("/proc/self/fd"); }
 
 // ------------------------------------------------------------------
 // /proc/self/maps and smaps

@@ -11,23 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MMAPIO_VIEWS_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||     \
-    __has_feature(memory_sanitizer)
-#define MMAPIO_VIEWS_TEST_SANITIZED 1
-#endif
-#endif
-#ifndef MMAPIO_VIEWS_TEST_SANITIZED
-#define MMAPIO_VIEWS_TEST_SANITIZED 0
-#endif
-
 namespace mmapio_views_test {
-
-// True in builds whose allocator is a sanitizer's: it reports or aborts
-// instead of returning NULL, so NO_MEMORY cannot be provoked there.
-constexpr bool kSanitized = MMAPIO_VIEWS_TEST_SANITIZED != 0;
 
 // Lets the calling process map at most `extra` more bytes of address
 // space (RLIMIT_AS = current size + extra). Only for forked children.

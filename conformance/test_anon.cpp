@@ -153,6 +153,8 @@ TEST_CASE("mmapio_anon: RESIZE_FAILED when size is 0 or above the limit",
 
 TEST_CASE("mmapio_anon: IO when the memory file cannot be created",
           "[mmapio_anon][errors][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "RLIMIT_NOFILE does not limit the descriptors valgrind hands out");
   // No descriptor left: memfd_create (shm_open) fails with EMFILE.
   ChildOutcome r = run_in_child([](int &) -> int {
     struct rlimit rl = {0, 0};
@@ -171,7 +173,7 @@ TEST_CASE("mmapio_anon: IO when the memory file cannot be created",
 
 TEST_CASE("mmapio_anon: NO_MEMORY when allocating the handle fails",
           "[mmapio_anon][errors][anon]") {
-  MMAPIO_MEM_SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   ChildOutcome r = run_in_child([](int &) -> int {
     exhaust_memory_in_child();
     mmapio_map *m = map_sentinel();
@@ -210,6 +212,8 @@ TEST_CASE("mmapio_anon_ex: RESIZE_FAILED when size is 0 or above the limit",
 
 TEST_CASE("mmapio_anon_ex: IO when the memory file cannot be created",
           "[mmapio_anon_ex][errors][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "RLIMIT_NOFILE does not limit the descriptors valgrind hands out");
   ChildOutcome r = run_in_child([](int &) -> int {
     struct rlimit rl = {0, 0};
     ::setrlimit(RLIMIT_NOFILE, &rl);
@@ -225,7 +229,7 @@ TEST_CASE("mmapio_anon_ex: IO when the memory file cannot be created",
 
 TEST_CASE("mmapio_anon_ex: NO_MEMORY when allocating the handle fails",
           "[mmapio_anon_ex][errors][anon]") {
-  MMAPIO_MEM_SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   ChildOutcome r = run_in_child([](int &) -> int {
     exhaust_memory_in_child();
     mmapio_map *m = map_sentinel();
@@ -328,6 +332,8 @@ TEST_CASE("mmapio_anon: resize grows in place and keeps the bytes",
 
 TEST_CASE("mmapio_anon: advice, touch, locks and hints work on it",
           "[mmapio_anon][anon][advise][touch][lock]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   MapPtr m = new_anon(5 * kMiB, MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER);
   CHECK(present_pages(mmapio_base(m.get()), 5 * kMiB) == 5 * kMiB / kPage);
   CHECK_OK(mmapio_advise(m.get(), 1, kMiB, MMAPIO_ADVICE_SEQUENTIAL));
@@ -627,7 +633,7 @@ TEST_CASE("mmapio_anon_recv: IO when receiving fails or the peer is gone",
 
 TEST_CASE("mmapio_anon_recv: NO_MEMORY when allocating the handle fails",
           "[mmapio_anon_recv][errors][anon][ipc]") {
-  MMAPIO_MEM_SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   MapPtr a = new_anon(2 * kPage);
   SockPair sp;
   REQUIRE_OK(mmapio_anon_send(a.get(), sp.fd[0]));

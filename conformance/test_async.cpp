@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -25,25 +24,9 @@
 
 #ifdef MMAPIO_TEST_HAVE_LIBUV
 #include <uv.h>
-#endif
 
-// Under ASan or TSan the allocator aborts instead of returning NULL when
-// memory runs out, so allocation failures cannot be provoked there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MMAPIO_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define MMAPIO_TEST_SANITIZED 1
-#endif
-#endif
-#ifdef MMAPIO_TEST_SANITIZED
-#define SKIP_IF_SANITIZED()                                                    \
-  MMAPIO_SKIP("a sanitizer's allocator aborts instead of returning NULL "      \
-              "when memory runs out")
-#else
-#define SKIP_IF_SANITIZED()                                                    \
-  do {                                                                         \
-  } while (0)
+using mmapio_test::fd_count;
+using mmapio_test::thread_count;
 #endif
 
 namespace {
@@ -76,21 +59,6 @@ MapPtr create_map(const std::string &path, uint64_t size) {
   REQUIRE(rc == 0);
   return MapPtr(m);
 }
-
-size_t count_dir(const char *dir) {
-  size_t n = 0;
-  DIR *d = ::opendir(dir);
-  if (d == nullptr)
-    return 0;
-  while (const dirent *e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      n++;
-  ::closedir(d);
-  return n;
-}
-
-size_t thread_count() { return count_dir("/proc/self/task"); }
-size_t fd_count() { return count_dir("/proc/self/fd"); }
 
 bool readable(int fd) {
   pollfd p = {fd, POLLIN, 0};
@@ -236,7 +204,7 @@ TEST_CASE("mmapio_async_pool_create: IO when the descriptor cannot be "
 TEST_CASE("mmapio_async_pool_create: NO_MEMORY when allocating the pool "
           "fails",
           "[mmapio_async_pool_create][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = run_in_child([](int &extra) {
     mmapio_async_pool *p = nullptr;
     exhaust_memory_in_child();
@@ -456,7 +424,7 @@ template <class Submit> ChildOutcome submit_without_memory(Submit submit) {
 TEST_CASE("mmapio_async_flush: NO_MEMORY when allocating the operation "
           "fails",
           "[mmapio_async_flush][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory(
       [](mmapio_async_pool *p, mmapio_map *m, const char *) {
         return mmapio_async_flush(p, m, no_callback_expected, nullptr);
@@ -468,7 +436,7 @@ TEST_CASE("mmapio_async_flush: NO_MEMORY when allocating the operation "
 TEST_CASE("mmapio_async_flush_range: NO_MEMORY when allocating the "
           "operation fails",
           "[mmapio_async_flush_range][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory([](mmapio_async_pool *p,
                                                   mmapio_map *m, const char *) {
     return mmapio_async_flush_range(p, m, 0, 1, no_callback_expected, nullptr);
@@ -480,7 +448,7 @@ TEST_CASE("mmapio_async_flush_range: NO_MEMORY when allocating the "
 TEST_CASE("mmapio_async_update: NO_MEMORY when allocating the operation or "
           "the copy fails",
           "[mmapio_async_update][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory(
       [](mmapio_async_pool *p, mmapio_map *m, const char *) {
         return mmapio_async_update(p, m, 0, "abc", 3, no_callback_expected,
@@ -493,7 +461,7 @@ TEST_CASE("mmapio_async_update: NO_MEMORY when allocating the operation or "
 TEST_CASE("mmapio_async_create: NO_MEMORY when allocating the operation "
           "fails",
           "[mmapio_async_create][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory(
       [](mmapio_async_pool *p, mmapio_map *, const char *path) {
         return mmapio_async_create(p, path, 4096, no_callback_expected,
@@ -506,7 +474,7 @@ TEST_CASE("mmapio_async_create: NO_MEMORY when allocating the operation "
 TEST_CASE("mmapio_async_copy_file: NO_MEMORY when allocating the operation "
           "fails",
           "[mmapio_async_copy_file][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory(
       [](mmapio_async_pool *p, mmapio_map *, const char *path) {
         return mmapio_async_copy_file(p, path, path, no_callback_expected,
@@ -519,7 +487,7 @@ TEST_CASE("mmapio_async_copy_file: NO_MEMORY when allocating the operation "
 TEST_CASE("mmapio_async_delete_file: NO_MEMORY when allocating the "
           "operation fails",
           "[mmapio_async_delete_file][errors][async][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   const ChildOutcome r = submit_without_memory(
       [](mmapio_async_pool *p, mmapio_map *, const char *path) {
         return mmapio_async_delete_file(p, path, no_callback_expected, nullptr);

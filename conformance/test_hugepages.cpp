@@ -313,6 +313,8 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: lack of huge pages is never an error",
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
           "the kernel can collapse shared memory",
           "[mmapio_anon_ex][hugepages][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   const std::string blocker = shmem_collapse_blocker();
@@ -338,6 +340,8 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
           "file system gives them",
           "[mmapio_open_ex][hugepages]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -370,6 +374,8 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
           "the pool has pages",
           "[mmapio_anon_ex][hugepages][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   if (!linux_build())
     MMAPIO_SKIP("a POSIX-only build has no hugetlb memory files");
   const long long hp = hugetlb_size();
@@ -408,6 +414,8 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
           "region falls back and says so",
           "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   const long long hp = hugetlb_size();
@@ -431,6 +439,8 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
 
 TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
           "[mmapio_hugepage_diagnose][hugepages][anon]") {
+  MMAPIO_SKIP_UNDER_VALGRIND(
+      "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   const std::string mode = thp_shmem_mode();

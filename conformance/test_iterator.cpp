@@ -530,8 +530,7 @@ TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
 TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
           "allocated",
           "[mmapio_chunks_next_owned][errors][iterator]") {
-  if (mmapio_views_test::kSanitized)
-    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   // A sparse file far larger than the memory the child may still map.
   Fixture f(0, MMAPIO_MODE_RO);
   const std::string big = f.td.path("big");

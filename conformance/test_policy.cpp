@@ -13,9 +13,11 @@
 #include <cstring>
 #include <string>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+using mmapio_test::fd_count;
+using mmapio_test::thread_count;
 
 using mmapio_test::on_tmpfs;
 using mmapio_test::smaps_dirty_bytes;
@@ -36,20 +38,6 @@ MapPtr open_policy(const std::string &path, uint64_t size,
   REQUIRE(rc == 0);
   return MapPtr(m);
 }
-
-size_t count_dir(const char *dir) {
-  size_t n = 0;
-  DIR *d = ::opendir(dir);
-  if (d == nullptr)
-    return 0;
-  while (const dirent *e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      n++;
-  ::closedir(d);
-  return n;
-}
-
-size_t thread_count() { return count_dir("/proc/self/task"); }
 
 template <class Pred>
 bool poll_until(Pred pred, unsigned period_ms, unsigned periods = 1000) {

@@ -407,8 +407,7 @@ TEST_CASE("mmapio_segment_create: OUT_OF_BOUNDS when off + len exceeds the "
 
 TEST_CASE("mmapio_segment_create: NO_MEMORY when allocating the segment fails",
           "[mmapio_segment_create][errors][segment]") {
-  if (mmapio_views_test::kSanitized)
-    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   const ChildOutcome r = run_in_child([&m](int &extra) {

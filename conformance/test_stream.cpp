@@ -568,8 +568,7 @@ TEST_CASE("mmapio_cursor_open: INVALID_ARGUMENT when out or m is NULL",
 
 TEST_CASE("mmapio_cursor_open: NO_MEMORY when allocating the cursor fails",
           "[mmapio_cursor_open][errors][stream]") {
-  if (mmapio_views_test::kSanitized)
-    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   Fixture f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
     if (!mmapio_views_test::exhaust_heap())
@@ -720,8 +719,7 @@ TEST_CASE("mmapio_fopen: UNSUPPORTED when the build has no fopencookie",
 
 TEST_CASE("mmapio_fopen: NO_MEMORY when allocating the stream fails",
           "[mmapio_fopen][errors][stream]") {
-  if (mmapio_views_test::kSanitized)
-    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   Fixture f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
     if (!mmapio_views_test::exhaust_heap())
@@ -766,8 +764,7 @@ TEST_CASE("mmapio_read_bytes: OUT_OF_BOUNDS when off + len exceeds the length",
 
 TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
           "[mmapio_read_bytes][errors][stream]") {
-  if (mmapio_views_test::kSanitized)
-    MMAPIO_SKIP("a sanitizer's allocator does not return NULL");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   MapPtr m = create_map(td.path("big"), uint64_t{1} << 31);
   const ChildOutcome r = run_in_child([&m](int &extra) {

@@ -21,51 +21,19 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-using mmapio_test::run_child;
+using mmapio_test::fd_count;
+using mmapio_test::thread_count;
 
-// Under ASan or TSan the allocator aborts instead of returning NULL when
-// memory runs out, so allocation failures cannot be provoked there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define MMAPIO_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define MMAPIO_TEST_SANITIZED 1
-#endif
-#endif
-#ifdef MMAPIO_TEST_SANITIZED
-#define SKIP_IF_SANITIZED()                                                    \
-  MMAPIO_SKIP("a sanitizer's allocator aborts instead of returning NULL "      \
-              "when memory runs out")
-#else
-#define SKIP_IF_SANITIZED()                                                    \
-  do {                                                                         \
-  } while (0)
-#endif
+using mmapio_test::run_child;
 
 namespace {
 
 const uint64_t kPage = mmapio_page_size();
-
-size_t count_dir(const char *dir) {
-  size_t n = 0;
-  DIR *d = ::opendir(dir);
-  if (d == nullptr)
-    return 0;
-  while (const dirent *e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      n++;
-  ::closedir(d);
-  return n;
-}
-
-size_t thread_count() { return count_dir("/proc/self/task"); }
-size_t fd_count() { return count_dir("/proc/self/fd"); }
 
 template <class Pred> bool poll_until(Pred pred, unsigned periods = 3000) {
   for (unsigned i = 0; i < periods; i++) {
@@ -342,7 +310,7 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when no descriptor can be "
 
 TEST_CASE("mmapio_watch_start: NO_MEMORY when allocating the watch fails",
           "[mmapio_watch_start][errors][watch][valgrind-skip]") {
-  SKIP_IF_SANITIZED();
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   const std::string p = td.path("f");
   const ChildOutcome r = run_in_child([&](int &extra) {
