@@ -47,18 +47,41 @@ int mmi_map_noreserve(void) {
 #endif
 }
 
+/* Reservations of 2 MiB or more start on a 2 MiB boundary, so that the
+ * kernel can back them with huge pages (a PMD maps only aligned 2 MiB). */
+#define MMI_HUGE_ALIGN ((size_t)2 << 20)
+
+static void *reserve_aligned(size_t len, int flags) {
+  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN)
+    return mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+  unsigned char *p =
+      mmi_sys.mmap(NULL, len + MMI_HUGE_ALIGN, PROT_NONE, flags, -1, 0);
+  if (p == MAP_FAILED)
+    return mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+  size_t head = (MMI_HUGE_ALIGN - ((uintptr_t)p & (MMI_HUGE_ALIGN - 1))) &
+                (MMI_HUGE_ALIGN - 1);
+  if (head > 0)
+    munmap(p, head);
+  if (MMI_HUGE_ALIGN - head > 0)
+    munmap(p + head + len, MMI_HUGE_ALIGN - head);
+  return p + head;
+}
+
 void *mmi_reserve_at(void *addr, size_t len) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | mmi_map_noreserve();
+  if (addr == NULL) {
+    void *p = reserve_aligned(len, flags);
+    return p == MAP_FAILED ? NULL : p;
+  }
 #if MMI_LINUX && defined(MAP_FIXED_NOREPLACE)
-  if (addr != NULL)
-    flags |= MAP_FIXED_NOREPLACE;
+  flags |= MAP_FIXED_NOREPLACE;
 #endif
   void *p = mmi_sys.mmap(addr, len, PROT_NONE, flags, -1, 0);
   if (p == MAP_FAILED)
     return NULL;
   /* Without MAP_FIXED_NOREPLACE (or on kernels that ignore it), the hint
    * may not be honoured: that is not the range we asked for. */
-  if (addr != NULL && p != addr) {
+  if (p != addr) {
     munmap(p, len);
     errno = EEXIST;
     return NULL;
