@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: formatting, then the suite under gcc, ASan+UBSan,
-# TSan and valgrind. CI runs exactly this (.ci/run).
+# The one test command: formatting and the API snapshot, then the suite
+# under gcc, ASan+UBSan, TSan, valgrind and a POSIX-only build, then the
+# perf gate's self-test and quick gate 1. CI runs exactly this (.ci/run).
 set -euo pipefail
 
 usage() {
@@ -9,10 +10,13 @@ usage: scripts/test.sh [--quick] [--no-install] [--help]
 
 Stages (each builds under build/<preset>/ and runs ctest there):
   format    scripts/format.sh --check
+  api       scripts/api_check.sh (public API and ABI vs the snapshot)
   gcc       gcc Debug build (-Werror), ctest            (preset debug)
   asan      clang ASan+UBSan build, ctest               (preset asan)
   tsan      clang TSan build, ctest                     (preset tsan)
   valgrind  memcheck over the Debug conformance binaries
+  posix     POSIX-only build, ctest                     (preset posix)
+  gate      scripts/test_gate.sh --synthetic-only, scripts/main.sh --ci
 
   --quick       only the gcc and asan stages
   --no-install  do not install missing Debian packages (only warn)
@@ -49,7 +53,7 @@ cd "$root"
 . scripts/deps.sh
 
 packages=(cmake make gcc g++ clang libclang-rt-14-dev binutils git
-  catch2 libuv1-dev pkg-config valgrind clang-format)
+  catch2 libuv1-dev pkg-config valgrind clang-format abigail-tools python3)
 if [ "$install" -eq 1 ]; then
   rc=0
   deps_ensure "${packages[@]}" || rc=$?
@@ -119,7 +123,16 @@ stage_valgrind() {
   return "$status"
 }
 
-stages=(format gcc asan tsan valgrind)
+stage_posix() { build_and_test posix; }
+stage_api() { scripts/api_check.sh --no-install; }
+# The perf gate's own tests (it must fail a deliberately slowed run and
+# pass identical ones), then gate 1 in its quick CI mode.
+stage_gate() {
+  scripts/test_gate.sh --synthetic-only || return 1
+  scripts/main.sh --ci
+}
+
+stages=(format api gcc asan tsan valgrind posix gate)
 if [ "$quick" -eq 1 ]; then
   stages=(gcc asan)
 fi
@@ -129,6 +142,9 @@ declare -A title=(
   [asan]="clang ASan+UBSan build + ctest"
   [tsan]="clang TSan build + ctest"
   [valgrind]="valgrind memcheck of the conformance binaries"
+  [posix]="POSIX-only build (Linux extensions compiled out) + ctest"
+  [api]="public API and ABI against the committed snapshot"
+  [gate]="perf gate self-test and quick gate 1"
 )
 
 passed=0
