@@ -142,6 +142,20 @@ static int size_new(int fd, const char *fn, const mmapio_options *o) {
                   (unsigned long long)o->size);
 }
 
+/* The end of every create: make the name durable if asked, then map the
+ * new file RW. The fd is closed on failure. */
+static int map_created(mmapio_map **out, int fd, const char *path,
+                       const mmapio_options *o, const char *fn) {
+  int rc = 0;
+  if (o->flags & MMAPIO_OPT_SYNC_DIR)
+    rc = mmi_fsync_dir(fn, path);
+  if (rc == 0)
+    rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
+  if (rc != 0)
+    close(fd);
+  return rc;
+}
+
 static int create_truncate(mmapio_map **out, const char *path,
                            const mmapio_options *o, const char *fn) {
   int rc = check_new_size(fn, o->size);
@@ -161,14 +175,7 @@ static int create_truncate(mmapio_map **out, const char *path,
   }
   if ((rc = size_new(fd, fn, o)) != 0)
     return rc;
-  if ((o->flags & MMAPIO_OPT_SYNC_DIR) && (rc = mmi_fsync_dir(fn, path)) != 0) {
-    close(fd);
-    return rc;
-  }
-  rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
-  if (rc != 0)
-    close(fd);
-  return rc;
+  return map_created(out, fd, path, o, fn);
 }
 
 /*
@@ -238,15 +245,7 @@ static int open_or_create(mmapio_map **out, const char *path,
       continue; /* somebody else created it: open theirs */
     if (fd < 0)
       return fd;
-    if ((o->flags & MMAPIO_OPT_SYNC_DIR) &&
-        (rc = mmi_fsync_dir(fn, path)) != 0) {
-      close(fd);
-      return rc;
-    }
-    rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
-    if (rc != 0)
-      close(fd);
-    return rc;
+    return map_created(out, fd, path, o, fn);
   }
 }
 

@@ -5,6 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Linux extensions are used unless the build asks for plain POSIX. Only
+ * the platform files (sys.c, platform_*.c) test this. */
+#if defined(__linux__) && !defined(MMAPIO_POSIX_ONLY)
+#define MMI_LINUX 1
+#else
+#define MMI_LINUX 0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

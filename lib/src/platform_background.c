@@ -4,6 +4,7 @@
  * library's threads need. Logic files (writeback.c, async.c, watch.c,
  * flusher.c) call these and never test the platform.
  */
+#include "platform.h"
 #include "platform_background.h"
 #include "sys.h"
 
@@ -15,12 +16,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !defined(MMAPIO_POSIX_ONLY)
-#define MMI_LINUX 1
+#if MMI_LINUX
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#else
-#define MMI_LINUX 0
 #endif
 
 /* ---- writeback ---- */

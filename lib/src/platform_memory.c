@@ -5,6 +5,7 @@
  * fallback. Logic in other files calls these functions and never tests
  * the platform.
  */
+#include "platform.h"
 #include "platform_memory.h"
 
 #include "mmapio.h"
@@ -22,13 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !defined(MMAPIO_POSIX_ONLY)
-#define MMI_LINUX 1
+#if MMI_LINUX
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#else
-#define MMI_LINUX 0
 #endif
 
 /* Constants newer than the oldest C library we build against. */

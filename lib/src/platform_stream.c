@@ -4,15 +4,10 @@
  * extensions (MMAPIO_POSIX_ONLY, or another OS) streams are unsupported
  * and sendfile reports ENOSYS, which stream.c answers with write(2).
  */
+#include "platform.h"
 #include "views.h"
 
 #include <errno.h>
-
-#if defined(__linux__) && !defined(MMAPIO_POSIX_ONLY)
-#define MMI_LINUX 1
-#else
-#define MMI_LINUX 0
-#endif
 
 #if MMI_LINUX
 

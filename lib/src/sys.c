@@ -13,12 +13,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !defined(MMAPIO_POSIX_ONLY)
-#define MMI_LINUX 1
-#else
-#define MMI_LINUX 0
-#endif
-
 static int real_fallocate(int fd, off_t off, off_t len) {
   return posix_fallocate(fd, off, len);
 }
