@@ -30,59 +30,6 @@ std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
   return s;
 }
 
-std::string pread_file(const std::string &path, uint64_t off, size_t len) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  std::string out(len, '\0');
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n =
-        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
-    if (n <= 0)
-      break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out.resize(done);
-  return out;
-}
-
-enum class WritePath { view_mut, base_mut, update };
-
-const char *path_name(WritePath w) {
-  switch (w) {
-  case WritePath::view_mut:
-    return "mmapio_view_mut";
-  case WritePath::base_mut:
-    return "raw pointer from mmapio_base_mut";
-  case WritePath::update:
-    return "mmapio_update";
-  }
-  return "?";
-}
-
-void write_via(WritePath w, mmapio_map *m, uint64_t off,
-               const std::string &bytes) {
-  switch (w) {
-  case WritePath::view_mut: {
-    void *p = nullptr;
-    REQUIRE_OK(mmapio_view_mut(m, off, bytes.size(), &p));
-    std::memcpy(p, bytes.data(), bytes.size());
-    break;
-  }
-  case WritePath::base_mut: {
-    void *b = nullptr;
-    REQUIRE_OK(mmapio_base_mut(m, &b));
-    std::memcpy(static_cast<unsigned char *>(b) + off, bytes.data(),
-                bytes.size());
-    break;
-  }
-  case WritePath::update:
-    REQUIRE_OK(mmapio_update(m, off, bytes.data(), bytes.size()));
-    break;
-  }
-}
-
 } // namespace
 
 TEST_CASE("COW: writes are visible in the handle only, never in the file, "

@@ -25,61 +25,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-enum class WritePath { view_mut, base_mut, update };
-
-const char *path_name(WritePath w) {
-  switch (w) {
-  case WritePath::view_mut:
-    return "mmapio_view_mut";
-  case WritePath::base_mut:
-    return "raw pointer from mmapio_base_mut";
-  case WritePath::update:
-    return "mmapio_update";
-  }
-  return "?";
-}
-
-// Writes bytes at off through the chosen path.
-void write_via(WritePath w, mmapio_map *m, uint64_t off,
-               const std::string &bytes) {
-  switch (w) {
-  case WritePath::view_mut: {
-    void *p = nullptr;
-    REQUIRE_OK(mmapio_view_mut(m, off, bytes.size(), &p));
-    std::memcpy(p, bytes.data(), bytes.size());
-    break;
-  }
-  case WritePath::base_mut: {
-    void *b = nullptr;
-    REQUIRE_OK(mmapio_base_mut(m, &b));
-    std::memcpy(static_cast<unsigned char *>(b) + off, bytes.data(),
-                bytes.size());
-    break;
-  }
-  case WritePath::update:
-    REQUIRE_OK(mmapio_update(m, off, bytes.data(), bytes.size()));
-    break;
-  }
-}
-
-// pread through a descriptor of our own.
-std::string pread_file(const std::string &path, uint64_t off, size_t len) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  std::string out(len, '\0');
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n =
-        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
-    if (n <= 0)
-      break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out.resize(done);
-  return out;
-}
-
 MapPtr create_map(const std::string &path, uint64_t size) {
   mmapio_map *m = nullptr;
   const int rc = mmapio_create(&m, path.c_str(), size);

@@ -63,42 +63,6 @@ std::string cannot_measure(const TempDir &td) {
   return "";
 }
 
-enum class WritePath { update, view_mut, base_mut };
-
-const char *path_name(WritePath w) {
-  switch (w) {
-  case WritePath::update:
-    return "mmapio_update";
-  case WritePath::view_mut:
-    return "mmapio_view_mut";
-  case WritePath::base_mut:
-    return "raw pointer from mmapio_base_mut";
-  }
-  return "?";
-}
-
-void write_via(WritePath w, mmapio_map *m, uint64_t off,
-               const std::string &bytes) {
-  switch (w) {
-  case WritePath::update:
-    REQUIRE_OK(mmapio_update(m, off, bytes.data(), bytes.size()));
-    break;
-  case WritePath::view_mut: {
-    void *p = nullptr;
-    REQUIRE_OK(mmapio_view_mut(m, off, bytes.size(), &p));
-    std::memcpy(p, bytes.data(), bytes.size());
-    break;
-  }
-  case WritePath::base_mut: {
-    void *b = nullptr;
-    REQUIRE_OK(mmapio_base_mut(m, &b));
-    std::memcpy(static_cast<unsigned char *>(b) + off, bytes.data(),
-                bytes.size());
-    break;
-  }
-  }
-}
-
 // True when this build's writeback hint is sync_file_range (Linux
 // extensions compiled in). A POSIX-only build uses msync(MS_ASYNC), which
 // Linux ignores; the only observable sign of such a build on Linux is that

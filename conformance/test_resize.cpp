@@ -80,23 +80,6 @@ uint64_t file_size(const std::string &path) {
   return static_cast<uint64_t>(stat_of(path).st_size);
 }
 
-std::string pread_file(const std::string &path, uint64_t off, size_t len) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  std::string out(len, '\0');
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n =
-        ::pread(fd, &out[done], len - done, static_cast<off_t>(off + done));
-    if (n <= 0)
-      break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out.resize(done);
-  return out;
-}
-
 } // namespace
 
 // ------------------------------------------------------------------
