@@ -6,6 +6,19 @@
  * before the handle's memory goes (close or unmap). A failure is sticky
  * (flush.c) and reported by the next explicit flush. The thread runs
  * with asynchronous signals blocked (mmi_thread_start).
+ *
+ * Cost. Each period costs one msync(MS_SYNC) (plus one cachestat when
+ * no update is pending), the same calls as a bare thread that msyncs
+ * the mapping every period. What the writer pays is the kernel's: the
+ * flush cleans each dirty page (write-protects its PTE, with a TLB
+ * shootdown to the writer's CPU), so the next write to that page takes
+ * a write-protect fault (page_mkwrite); the flush itself takes CPU for
+ * the cleaning and the I/O submission. Both scale with the pages dirtied
+ * per period, not with anything the library adds (perf/bm_policy.cpp).
+ * The next period starts when the flush returns, not on a fixed clock:
+ * a flush slower than the period is not followed at once by another,
+ * which would double that cost; a write made after a flush began is
+ * durable within two flushes and one period.
  */
 #include "internal.h"
 #include "platform.h"
