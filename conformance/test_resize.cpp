@@ -563,3 +563,70 @@ TEST_CASE("mmapio_resize: readers racing a resizing thread get 0 or "
   CHECK(ok_calls.load() > 0);
   CHECK(file_size(p) == mmapio_len(map));
 }
+
+TEST_CASE(
+    "mmapio_resize: views racing growth that moves the base cover "
+    "every byte of the length they were checked against",
+    "[mmapio_resize][mmapio_view][mmapio_view_atomic_u32_array][resize]") {
+  // The inline views read the length, then the base, with no retry. A
+  // reader that paired an old base with a grown length would read past
+  // the old reservation (PROT_NONE or unmapped) and crash the suite; so
+  // each reader reads the last byte of every view it gets.
+  TempDir td;
+  const unsigned kRounds = 64;
+  long moves = 0, views = 0;
+  for (unsigned round = 0; round < kRounds; round++) {
+    const std::string p = td.path("f" + std::to_string(round));
+    MapPtr m = create_reserved(p, kPage, kPage);
+    mmapio_map *map = m.get();
+    GrowthBlocker blocker(mmapio_base(map));
+    if (!blocker.ok())
+      MMAPIO_SKIP("could not occupy the address space after the reservation");
+    const uint64_t to =
+        static_cast<uint64_t>(blocker.reservation_end() -
+                              reinterpret_cast<uintptr_t>(mmapio_base(map))) +
+        8 * kPage;
+    std::atomic<bool> done{false};
+    std::atomic<int> bad_rc{0};
+    std::atomic<long> ok{0};
+    auto reader = [&](bool atomics) {
+      unsigned sink = 0;
+      do {
+        int rc;
+        if (atomics) {
+          const mmapio_atomic_u32 *a = nullptr;
+          rc = mmapio_view_atomic_u32_array(map, 0, to / 4, &a);
+          if (rc == 0)
+            sink += mmapio_atomic_u32_load(&a[to / 4 - 1]);
+        } else {
+          const void *v = nullptr;
+          rc = mmapio_view(map, 0, static_cast<size_t>(to), &v);
+          if (rc == 0)
+            sink += static_cast<const volatile unsigned char *>(v)[to - 1];
+        }
+        if (rc == 0)
+          ok.fetch_add(1, std::memory_order_relaxed);
+        else if (rc != MMAPIO_E_OUT_OF_BOUNDS)
+          bad_rc.store(rc);
+      } while (!done.load(std::memory_order_acquire));
+      if (sink != 0) // the file is all zeros
+        bad_rc.store(-1);
+    };
+    std::thread r1(reader, false);
+    std::thread r2(reader, true);
+    bool moved = false;
+    const int rc = mmapio_resize(map, to, &moved);
+    // Stop once the readers have had views of the grown mapping.
+    while (rc == 0 && ok.load(std::memory_order_relaxed) < 2)
+      std::this_thread::yield();
+    done.store(true, std::memory_order_release);
+    r1.join();
+    r2.join();
+    REQUIRE(rc == 0);
+    CHECK(bad_rc.load() == 0);
+    moves += moved ? 1 : 0;
+    views += ok.load();
+  }
+  INFO("rounds " << kRounds << ", moves " << moves << ", views " << views);
+  CHECK(moves == kRounds);
+}

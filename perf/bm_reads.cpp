@@ -173,7 +173,7 @@ void view_call(benchmark::State &st, Impl impl) {
   size_t i = 0;
   if (impl == Impl::Mmapio) {
     for (auto _ : st) {
-      const void *v;
+      const void *v = nullptr;
       int rc = mmapio_view(m, offs[i++ & (kNoff - 1)], len, &v);
       keep(rc);
       keep(v);

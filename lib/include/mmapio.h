@@ -390,28 +390,69 @@ typedef struct mmapio_map_head_ {
   int mode_;                             /* mmapio_mode, fixed at open */
 } mmapio_map_head_;
 
-/* A consistent (base, length) pair without a lock: growth that moves the
- * mapping publishes the new base before the new length, so seeing the
- * same base before and after reading the length proves the pair. */
+/* An addressable (base, length) pair without a lock: the length first
+ * (acquire), then the base. Every reservation keeps each page it ever
+ * mapped addressable until close (file pages, or private zeros after a
+ * shrink); growth maps before it publishes a length, and growth that
+ * moves publishes the new base (whose first mapping is longer than any
+ * earlier length) before the new length. So a base read after a length
+ * covers that length, whichever later base it is. */
 static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
                                               uint64_t *len) {
   const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
-  for (;;) {
-    unsigned char *b = MMAPIO_LOAD_(&h->base_, acquire);
-    uint64_t l = MMAPIO_LOAD_(&h->len_, acquire);
-    if (b == MMAPIO_LOAD_(&h->base_, relaxed)) {
-      *len = l;
-      return b;
-    }
-  }
+  *len = MMAPIO_LOAD_(&h->len_, acquire);
+  return MMAPIO_LOAD_(&h->base_, relaxed);
 }
 
+/* Private: true, and the address of count elements of width bytes (a
+ * power of two) at off in *at, when every check of the inline views
+ * passes. */
+static inline bool mmapio_addr_(const mmapio_map *m, bool writable,
+                                uint64_t off, uint64_t count, unsigned width,
+                                unsigned char **at) {
+  uint64_t size;
+  if (m == NULL ||
+      (writable &&
+       ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO) ||
+      (off & (width - 1)) != 0 || count > UINT64_MAX / width)
+    return false;
+  unsigned char *b = mmapio_snapshot_(m, &size);
+  if (off > size || count * width > size - off)
+    return false;
+  *at = b + off;
+  return true;
+}
+
+/* Private flags of mmapio_view_fail_. */
+#define MMAPIO_VIEW_WRITABLE_ 1u
+#define MMAPIO_VIEW_OUT_NULL_ 2u
+
 /**
- * Private: reports why an inline view failed (called by mmapio_view and
- * mmapio_view_mut; do not call it yourself). Returns the error code.
+ * Private: reports why an inline view (mmapio_view, mmapio_view_mut, the
+ * atomic views) failed; do not call it yourself. fn names the view, flags
+ * holds MMAPIO_VIEW_*_. Returns the error code, never 0.
  */
-MMAPIO_API int mmapio_view_error_(const mmapio_map *m, uint64_t off, size_t len,
-                                  const void *out, bool writable);
+MMAPIO_API int mmapio_view_fail_(const char *fn, const mmapio_map *m,
+                                 uint64_t off, uint64_t count, unsigned width,
+                                 unsigned flags);
+
+/* Private: mmapio_view_fail_, telling the compiler that it never returns
+ * 0, so a caller's "if (rc != 0) abort/return" leaves no path on which
+ * the view's pointer is unset, and its loop need not keep registers
+ * alive across the call. */
+static inline int mmapio_view_failed_(const char *fn, const mmapio_map *m,
+                                      uint64_t off, uint64_t count,
+                                      unsigned width, unsigned flags,
+                                      const void *out) {
+  int rc =
+      mmapio_view_fail_(fn, m, off, count, width,
+                        flags | (out == NULL ? MMAPIO_VIEW_OUT_NULL_ : 0u));
+#if defined(__GNUC__) || defined(__clang__)
+  if (rc == 0)
+    __builtin_unreachable();
+#endif
+  return rc;
+}
 
 /**
  * Zero-copy read view of [off, off+len). Inline: a bounds check and
@@ -427,13 +468,10 @@ MMAPIO_API int mmapio_view_error_(const mmapio_map *m, uint64_t off, size_t len,
  */
 static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
                               const void **out) {
-  uint64_t size;
-  if (m == NULL || out == NULL)
-    return mmapio_view_error_(m, off, len, out, false);
-  unsigned char *b = mmapio_snapshot_(m, &size);
-  if (off > size || len > size - off)
-    return mmapio_view_error_(m, off, len, out, false);
-  *out = b + off;
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, len, 1, &p))
+    return mmapio_view_failed_("mmapio_view", m, off, len, 1, 0u, out);
+  *out = p;
   return 0;
 }
 
@@ -451,14 +489,11 @@ static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
  */
 static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
                                   void **out) {
-  uint64_t size;
-  if (m == NULL || out == NULL ||
-      ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO)
-    return mmapio_view_error_(m, off, len, out, true);
-  unsigned char *b = mmapio_snapshot_(m, &size);
-  if (off > size || len > size - off)
-    return mmapio_view_error_(m, off, len, out, true);
-  *out = b + off;
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, len, 1, &p))
+    return mmapio_view_failed_("mmapio_view_mut", m, off, len, 1,
+                               MMAPIO_VIEW_WRITABLE_, out);
+  *out = p;
   return 0;
 }
 
@@ -1623,8 +1658,9 @@ _Static_assert(sizeof(mmapio_atomic_u32) == 4 &&
 
 /**
  * A read-only atomic view of the 32-bit value at off, on any mode (use it
- * with mmapio_atomic_u32_load). A bounds and alignment check: no lock, no
- * allocation, no system call.
+ * with mmapio_atomic_u32_load). Inline, like all the atomic views: a
+ * bounds and alignment check; no lock, no allocation, no system call, no
+ * function call on success.
  *
  * Returns: 0 and the address in *out.
  * Errors:
@@ -1632,8 +1668,14 @@ _Static_assert(sizeof(mmapio_atomic_u32) == 4 &&
  *  - MMAPIO_E_MISALIGNED: off is not a multiple of 4.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 exceeds the mapping's length.
  */
-MMAPIO_API int mmapio_view_atomic_u32(const mmapio_map *m, uint64_t off,
-                                      const mmapio_atomic_u32 **out);
+static inline int mmapio_view_atomic_u32(const mmapio_map *m, uint64_t off,
+                                         const mmapio_atomic_u32 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, 1, 4, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u32", m, off, 1, 4, 0u, out);
+  *out = (const mmapio_atomic_u32 *)(void *)p;
+  return 0;
+}
 
 /**
  * A writable atomic view of the 32-bit value at off. On a COW mapping the
@@ -1646,8 +1688,15 @@ MMAPIO_API int mmapio_view_atomic_u32(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_MISALIGNED: off is not a multiple of 4.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 exceeds the mapping's length.
  */
-MMAPIO_API int mmapio_view_atomic_u32_mut(mmapio_map *m, uint64_t off,
-                                          mmapio_atomic_u32 **out);
+static inline int mmapio_view_atomic_u32_mut(mmapio_map *m, uint64_t off,
+                                             mmapio_atomic_u32 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, 1, 4, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u32_mut", m, off, 1, 4,
+                               MMAPIO_VIEW_WRITABLE_, out);
+  *out = (mmapio_atomic_u32 *)(void *)p;
+  return 0;
+}
 
 /**
  * A read-only atomic view of the 64-bit value at off, on any mode.
@@ -1658,8 +1707,14 @@ MMAPIO_API int mmapio_view_atomic_u32_mut(mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_MISALIGNED: off is not a multiple of 8.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 exceeds the mapping's length.
  */
-MMAPIO_API int mmapio_view_atomic_u64(const mmapio_map *m, uint64_t off,
-                                      const mmapio_atomic_u64 **out);
+static inline int mmapio_view_atomic_u64(const mmapio_map *m, uint64_t off,
+                                         const mmapio_atomic_u64 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, 1, 8, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u64", m, off, 1, 8, 0u, out);
+  *out = (const mmapio_atomic_u64 *)(void *)p;
+  return 0;
+}
 
 /**
  * A writable atomic view of the 64-bit value at off.
@@ -1671,8 +1726,15 @@ MMAPIO_API int mmapio_view_atomic_u64(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_MISALIGNED: off is not a multiple of 8.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 exceeds the mapping's length.
  */
-MMAPIO_API int mmapio_view_atomic_u64_mut(mmapio_map *m, uint64_t off,
-                                          mmapio_atomic_u64 **out);
+static inline int mmapio_view_atomic_u64_mut(mmapio_map *m, uint64_t off,
+                                             mmapio_atomic_u64 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, 1, 8, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u64_mut", m, off, 1, 8,
+                               MMAPIO_VIEW_WRITABLE_, out);
+  *out = (mmapio_atomic_u64 *)(void *)p;
+  return 0;
+}
 
 /**
  * A read-only view of count consecutive 32-bit atomics starting at off
@@ -1685,9 +1747,16 @@ MMAPIO_API int mmapio_view_atomic_u64_mut(mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 * count exceeds the mapping's length
  *    (or overflows).
  */
-MMAPIO_API int mmapio_view_atomic_u32_array(const mmapio_map *m, uint64_t off,
-                                            size_t count,
-                                            const mmapio_atomic_u32 **out);
+static inline int mmapio_view_atomic_u32_array(const mmapio_map *m,
+                                               uint64_t off, size_t count,
+                                               const mmapio_atomic_u32 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, count, 4, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u32_array", m, off, count, 4,
+                               0u, out);
+  *out = (const mmapio_atomic_u32 *)(void *)p;
+  return 0;
+}
 
 /**
  * A writable view of count consecutive 32-bit atomics starting at off.
@@ -1701,9 +1770,16 @@ MMAPIO_API int mmapio_view_atomic_u32_array(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 * count exceeds the mapping's length
  *    (or overflows).
  */
-MMAPIO_API int mmapio_view_atomic_u32_array_mut(mmapio_map *m, uint64_t off,
-                                                size_t count,
-                                                mmapio_atomic_u32 **out);
+static inline int mmapio_view_atomic_u32_array_mut(mmapio_map *m, uint64_t off,
+                                                   size_t count,
+                                                   mmapio_atomic_u32 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, count, 4, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u32_array_mut", m, off,
+                               count, 4, MMAPIO_VIEW_WRITABLE_, out);
+  *out = (mmapio_atomic_u32 *)(void *)p;
+  return 0;
+}
 
 /**
  * A read-only view of count consecutive 64-bit atomics starting at off,
@@ -1716,9 +1792,16 @@ MMAPIO_API int mmapio_view_atomic_u32_array_mut(mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 * count exceeds the mapping's length
  *    (or overflows).
  */
-MMAPIO_API int mmapio_view_atomic_u64_array(const mmapio_map *m, uint64_t off,
-                                            size_t count,
-                                            const mmapio_atomic_u64 **out);
+static inline int mmapio_view_atomic_u64_array(const mmapio_map *m,
+                                               uint64_t off, size_t count,
+                                               const mmapio_atomic_u64 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, count, 8, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u64_array", m, off, count, 8,
+                               0u, out);
+  *out = (const mmapio_atomic_u64 *)(void *)p;
+  return 0;
+}
 
 /**
  * A writable view of count consecutive 64-bit atomics starting at off.
@@ -1732,9 +1815,16 @@ MMAPIO_API int mmapio_view_atomic_u64_array(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 * count exceeds the mapping's length
  *    (or overflows).
  */
-MMAPIO_API int mmapio_view_atomic_u64_array_mut(mmapio_map *m, uint64_t off,
-                                                size_t count,
-                                                mmapio_atomic_u64 **out);
+static inline int mmapio_view_atomic_u64_array_mut(mmapio_map *m, uint64_t off,
+                                                   size_t count,
+                                                   mmapio_atomic_u64 **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, count, 8, &p))
+    return mmapio_view_failed_("mmapio_view_atomic_u64_array_mut", m, off,
+                               count, 8, MMAPIO_VIEW_WRITABLE_, out);
+  *out = (mmapio_atomic_u64 *)(void *)p;
+  return 0;
+}
 
 /*
  * Operations on an atomic view: static inline, sequentially consistent,

@@ -14,14 +14,23 @@ static int fail_read_only(const char *fn) {
                   "%s: the mapping is read-only", fn);
 }
 
-int mmapio_view_error_(const mmapio_map *m, uint64_t off, size_t len,
-                       const void *out, bool writable) {
-  const char *fn = writable ? "mmapio_view_mut" : "mmapio_view";
-  if (m == NULL || out == NULL)
+/* Reports the first check of mmapio_addr_ that failed, in the order the
+ * header documents them. */
+int mmapio_view_fail_(const char *fn, const mmapio_map *m, uint64_t off,
+                      uint64_t count, unsigned width, unsigned flags) {
+  if (m == NULL || (flags & MMAPIO_VIEW_OUT_NULL_))
     return fail_null(fn);
-  if (writable && m->mode == MMAPIO_MODE_RO)
+  if ((flags & MMAPIO_VIEW_WRITABLE_) && m->mode == MMAPIO_MODE_RO)
     return fail_read_only(fn);
-  return mmi_fail_bounds(fn, off, len, mmapio_len(m));
+  if ((off & (width - 1)) != 0)
+    return mmi_fail(MMAPIO_E_MISALIGNED, 0, NULL,
+                    "%s: offset %llu is not a multiple of %u", fn,
+                    (unsigned long long)off, width);
+  if (count > UINT64_MAX / width)
+    return mmi_fail(MMAPIO_E_OUT_OF_BOUNDS, 0, NULL,
+                    "%s: %llu elements of %u bytes overflow", fn,
+                    (unsigned long long)count, width);
+  return mmi_fail_bounds(fn, off, count * width, mmapio_len(m));
 }
 
 int mmapio_read(const mmapio_map *m, uint64_t off, void *buf, size_t len) {

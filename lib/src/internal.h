@@ -80,10 +80,8 @@ static inline bool mmi_in_bounds(uint64_t off, uint64_t len, uint64_t size) {
 int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len, uint64_t size);
 
 /*
- * A consistent (base, length) pair for readers, without a lock. Growth
- * that moves the mapping publishes the new base before the new length;
- * a reader that sees the same base before and after reading the length
- * holds a pair whose every byte is addressable (see resize.c).
+ * An addressable (base, length) pair for readers, without a lock: the
+ * length, then the base (see mmapio_snapshot_ and resize.c).
  */
 static inline unsigned char *mmi_snapshot(const mmapio_map *m, uint64_t *len) {
   return mmapio_snapshot_(m, len);

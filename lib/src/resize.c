@@ -3,7 +3,10 @@
  * (base, length) pair a reader can observe fully addressable:
  *  - growth maps the new pages first, then publishes the length;
  *  - growth that must move publishes the new base, then the length, and
- *    keeps the old reservation mapped until close;
+ *    keeps the old reservation mapped until close; the new reservation
+ *    maps more than any earlier reservation held, so a reader that reads
+ *    the length and then the base (mmapio_snapshot_) may see a later
+ *    base than the length's, never an earlier one, and either covers it;
  *  - a shrink publishes the length first, then quarantines the cut pages
  *    (private zeros) in every reservation, and only then truncates the
  *    file, so no reader can touch a page past the end of the file.
