@@ -293,11 +293,12 @@ TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
   CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
 }
 
-TEST_CASE("mmapio_touch_pages: pages that are not resident use the loop",
+TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about use the "
+          "loop",
           "[mmapio_touch_pages][touch]") {
   MemSeamGuard guard;
   MapPtr m = anon_with_block(8 * kMiB);
-  g_probe_answer = MMI_PROBE_UNKNOWN;
+  g_probe_answer = MMI_PROBE_UNKNOWN; // a kernel without PAGEMAP_SCAN
   mmi_memsys.probe = fake_probe;
   mmi_memsys.populate = fake_populate;
   for (int i = 0; i < 3; i++)
@@ -305,6 +306,46 @@ TEST_CASE("mmapio_touch_pages: pages that are not resident use the loop",
   CHECK(g_populates.empty());
   CHECK(g_probes.size() == 3); // nothing to remember: asked every time
   CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages: pages not mapped are populated, and asked "
+          "about again",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  g_probe_answer = MMI_PROBE_ABSENT;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_populate_sleep_us = 50000; // as slow as reading from a device
+  for (int i = 0; i < 3; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  REQUIRE(g_populates.size() == 3);
+  for (const auto &p : g_populates) {
+    CHECK(p.first == reinterpret_cast<uintptr_t>(mmapio_base(m.get())));
+    CHECK(p.second == 8 * kMiB);
+  }
+  CHECK(g_probes.size() == 3);
+  CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
+          "small ones",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  MapPtr m = anon_with_block(8 * kMiB);
+  const unsigned char *blk =
+      first_aligned_block(mmapio_base(m.get()), 8 * kMiB);
+  const int fresh = mmi_memsys.probe(blk);
+  if (fresh == MMI_PROBE_UNKNOWN) {
+    WARN("SKIPPED: no PAGEMAP_SCAN here (Linux 6.7 or later has it)");
+    return;
+  }
+  CHECK(fresh == MMI_PROBE_ABSENT);
+  volatile unsigned char sink =
+      *reinterpret_cast<const volatile unsigned char *>(blk);
+  (void)sink;
+  const int mapped = mmi_memsys.probe(blk);
+  CHECK((mapped == MMI_PROBE_SMALL || mapped == MMI_PROBE_HUGE));
 }
 
 TEST_CASE("mmapio_touch_pages_range: ranges without a whole huge page "
@@ -327,25 +368,136 @@ TEST_CASE("mmapio_touch_pages_range: ranges without a whole huge page "
   CHECK(present_pages(blk + kPage, 2 * kMiB) == 2 * kMiB / kPage);
 }
 
-TEST_CASE("mmapio_touch_pages: a slow populate re-checks the last huge page",
+TEST_CASE("mmapio_touch_pages: a slow populate takes the loop until the "
+          "next probe",
           "[mmapio_touch_pages][touch][hugepages]") {
   MemSeamGuard guard;
   MapPtr m = anon_with_block(8 * kMiB);
-  g_probe_answer = MMI_PROBE_HUGE;       // the first block
-  g_probe_last_answer = MMI_PROBE_SMALL; // the last block
-  g_populate_sleep_us = 50000;           // far slower than huge pages go
+  g_probe_answer = MMI_PROBE_HUGE;
+  g_populate_sleep_us = 50000; // far slower than huge pages go
   g_populate_real = false;
   mmi_memsys.probe = fake_probe;
   mmi_memsys.populate = fake_populate;
   REQUIRE_OK(mmapio_touch_pages(m.get()));
   REQUIRE(g_populates.size() == 1);
-  REQUIRE(g_probes.size() == 2);
-  CHECK(g_probes[1] != g_probes[0]);
-  // Mixed: the next calls take the loop without asking.
-  REQUIRE_OK(mmapio_touch_pages(m.get()));
-  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  REQUIRE(g_probes.size() == 1);
+  // Not all huge after all: calls 2-4 take the loop without asking.
+  for (int i = 0; i < 3; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
   CHECK(g_populates.size() == 1);
+  CHECK(g_probes.size() == 1);
+  CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+  // Call 5 asks again, and believes the answer.
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
   CHECK(g_probes.size() == 2);
+  CHECK(g_populates.size() == 2);
+}
+
+// A range of many huge pages is judged in segments of at least 8 MiB, at
+// most 16, each by a probe of its first whole huge page.
+
+// The probes of a 64 MiB region: 8 segments, the first probe at the
+// first aligned block, each 2 MiB-aligned, increasing, inside the region.
+void check_segment_probes(const void *base, size_t size) {
+  REQUIRE(g_probes.size() == 8);
+  CHECK(g_probes[0] ==
+        reinterpret_cast<uintptr_t>(first_aligned_block(base, size)));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(base);
+  for (size_t i = 0; i < g_probes.size(); i++) {
+    CHECK(g_probes[i] % (2 * kMiB) == 0);
+    CHECK(g_probes[i] + 2 * kMiB <= lo + size);
+    if (i > 0)
+      CHECK(g_probes[i] > g_probes[i - 1]);
+  }
+}
+
+TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
+          "small part looped",
+          "[mmapio_touch_pages][touch][hugepages]") {
+  MemSeamGuard guard;
+  const size_t size = 64 * kMiB;
+  MapPtr m = anon_with_block(size);
+  const auto *base = static_cast<const unsigned char *>(mmapio_base(m.get()));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(base);
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_populate_real = false; // the populated part stays unmapped
+  SECTION("small first, huge after (a file read in by faults)") {
+    g_probe_answer = MMI_PROBE_SMALL;
+    g_probe_last_answer = MMI_PROBE_HUGE;
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    check_segment_probes(base, size);
+    REQUIRE(g_populates.size() == 1);
+    const uintptr_t split = g_probes[1];
+    CHECK(g_populates[0].first == split);
+    CHECK(g_populates[0].second == lo + size - split);
+    CHECK(present_pages(base, split - lo) == (split - lo) / kPage);
+    CHECK(present_pages(base + (split - lo), lo + size - split) == 0);
+  }
+  SECTION("huge first, small after") {
+    g_probe_answer = MMI_PROBE_HUGE;
+    g_probe_last_answer = MMI_PROBE_SMALL;
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    check_segment_probes(base, size);
+    REQUIRE(g_populates.size() == 1);
+    const uintptr_t split = g_probes[1];
+    CHECK(g_populates[0].first == lo);
+    CHECK(g_populates[0].second == split - lo);
+    CHECK(present_pages(base, split - lo) == 0);
+    CHECK(present_pages(base + (split - lo), lo + size - split) ==
+          (lo + size - split) / kPage);
+  }
+  SECTION("all huge: one call for the whole range, and no more probes") {
+    g_probe_answer = MMI_PROBE_HUGE;
+    for (int i = 0; i < 5; i++)
+      REQUIRE_OK(mmapio_touch_pages(m.get()));
+    check_segment_probes(base, size);
+    REQUIRE(g_populates.size() == 5);
+    for (const auto &p : g_populates) {
+      CHECK(p.first == lo);
+      CHECK(p.second == size);
+    }
+    CHECK(present_pages(base, size) == 0);
+  }
+  SECTION("one segment unknown: nothing is remembered") {
+    g_probe_answer = MMI_PROBE_UNKNOWN;
+    g_probe_last_answer = MMI_PROBE_HUGE;
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    check_segment_probes(base, size);
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    CHECK(g_probes.size() == 16);
+    REQUIRE(g_populates.size() == 2);
+    CHECK(g_populates[1].first == g_probes[1]);
+    CHECK(present_pages(base, g_probes[1] - lo) == (g_probes[1] - lo) / kPage);
+  }
+  SECTION("small first, not mapped after: populated, nothing remembered") {
+    g_probe_answer = MMI_PROBE_SMALL;
+    g_probe_last_answer = MMI_PROBE_ABSENT;
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    check_segment_probes(base, size);
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    CHECK(g_probes.size() == 16);
+    REQUIRE(g_populates.size() == 2);
+    CHECK(g_populates[1].first == g_probes[1]);
+    CHECK(g_populates[1].second == lo + size - g_probes[1]);
+  }
+}
+
+TEST_CASE("mmapio_touch_pages: a small range is probed once, a large one "
+          "at most 16 times",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  g_probe_answer = MMI_PROBE_SMALL;
+  MapPtr small = anon_with_block(15 * kMiB); // under two 8 MiB segments
+  REQUIRE_OK(mmapio_touch_pages(small.get()));
+  CHECK(g_probes.size() == 1);
+  g_probes.clear();
+  MapPtr large = anon_with_block(256 * kMiB);
+  REQUIRE_OK(mmapio_touch_pages(large.get()));
+  CHECK(g_probes.size() == 16);
+  CHECK(g_populates.empty());
 }
 
 TEST_CASE("mmapio_touch_pages: without MADV_POPULATE_READ the loop does it",

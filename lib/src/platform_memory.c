@@ -182,7 +182,7 @@ static int real_probe(const void *addr) {
   if (r.categories & MMI_PAGE_IS_HUGE)
     return MMI_PROBE_HUGE;
   return (r.categories & MMI_PAGE_IS_PRESENT) ? MMI_PROBE_SMALL
-                                              : MMI_PROBE_UNKNOWN;
+                                              : MMI_PROBE_ABSENT;
 #else
   (void)addr;
   return MMI_PROBE_UNKNOWN;

@@ -20,9 +20,10 @@ extern "C" {
 #define MMI_EHWPOISON 133
 
 /* What mmi_memsys.probe says about one page. */
-#define MMI_PROBE_UNKNOWN (-1) /* cannot tell, or not resident */
+#define MMI_PROBE_UNKNOWN (-1) /* cannot tell */
 #define MMI_PROBE_SMALL 0      /* resident, mapped with a small page */
 #define MMI_PROBE_HUGE 1       /* resident, mapped by a huge page (PMD) */
+#define MMI_PROBE_ABSENT 2     /* not mapped (resident or not) */
 
 /*
  * The memory system-call table: the calls of memory control that tests
