@@ -12,6 +12,9 @@
 #include <cstring>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 using namespace mmapio_mem;
 
 namespace {
@@ -25,6 +28,8 @@ unsigned g_populate_sleep_us = 0;
 bool g_populate_real = true; // false: succeed at once, doing nothing
 std::vector<uintptr_t> g_probes;
 std::vector<std::pair<uintptr_t, size_t>> g_populates;
+int g_hole_answer = -1;
+std::vector<std::pair<uint64_t, uint64_t>> g_holes; // (off, len) asked
 
 int fail_advise(void *, size_t, int) {
   errno = g_fail_errno;
@@ -46,6 +51,11 @@ int fake_probe(const void *addr) {
       reinterpret_cast<uintptr_t>(addr) != g_probes.front())
     return g_probe_last_answer;
   return g_probe_answer;
+}
+
+int fake_hole(int, uint64_t off, uint64_t len) {
+  g_holes.emplace_back(off, len);
+  return g_hole_answer;
 }
 
 int (*real_populate)(void *, size_t) = nullptr;
@@ -78,6 +88,8 @@ private:
     g_populate_real = true;
     g_probes.clear();
     g_populates.clear();
+    g_hole_answer = -1;
+    g_holes.clear();
   }
 };
 
@@ -326,6 +338,73 @@ TEST_CASE("mmapio_touch_pages: pages not mapped are populated, and asked "
   }
   CHECK(g_probes.size() == 3);
   CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
+}
+
+TEST_CASE("mmapio_touch_pages: pages not mapped over a hole of the file "
+          "use the loop up to 64 MiB",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  mmi_memsys.probe = fake_probe;
+  mmi_memsys.populate = fake_populate;
+  mmi_memsys.hole = fake_hole;
+  g_probe_answer = MMI_PROBE_ABSENT;
+  g_populate_real = false;
+
+  SECTION("a hole: looped, asked about the segment's own bytes") {
+    g_hole_answer = 1;
+    MapPtr m = anon_with_block(16 * kMiB);
+    REQUIRE_OK(mmapio_touch_pages_range(m.get(), kPage, 15 * kMiB));
+    CHECK(g_populates.empty());
+    REQUIRE(g_holes.size() == 1);
+    CHECK(g_holes[0].first == kPage);
+    CHECK(g_holes[0].second == 15 * kMiB);
+    CHECK(present_pages(
+              static_cast<const unsigned char *>(mmapio_base(m.get())) + kPage,
+              15 * kMiB) == 15 * kMiB / kPage);
+    // Not remembered: asked again on the next call.
+    REQUIRE_OK(mmapio_touch_pages_range(m.get(), kPage, 15 * kMiB));
+    CHECK(g_holes.size() == 2);
+  }
+  SECTION("data, or cannot tell: populated") {
+    for (int answer : {0, -1}) {
+      g_hole_answer = answer;
+      g_populates.clear();
+      MapPtr m = anon_with_block(8 * kMiB);
+      REQUIRE_OK(mmapio_touch_pages(m.get()));
+      CHECK(g_populates.size() == 1);
+    }
+  }
+  SECTION("above 64 MiB: populated without asking") {
+    g_hole_answer = 1;
+    MapPtr m = anon_with_block(80 * kMiB);
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+    CHECK(g_holes.empty());
+    CHECK(g_populates.size() == 1);
+  }
+}
+
+TEST_CASE("mmapio_touch_pages: the real hole query tells a hole from data",
+          "[mmapio_touch_pages][touch]") {
+  MemSeamGuard guard;
+  TempDir td;
+  const std::string p = td.path("sparse");
+  const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(4 * kMiB)) == 0);
+  const int fresh = mmi_memsys.hole(fd, 0, 4 * kMiB);
+  if (fresh == -1) {
+    ::close(fd);
+    MMAPIO_SKIP("the file system of " << p << " has no FIEMAP");
+  }
+  CHECK(fresh == 1);
+  const char data[] = "data";
+  REQUIRE(::pwrite(fd, data, sizeof data, static_cast<off_t>(kMiB)) ==
+          static_cast<ssize_t>(sizeof data));
+  REQUIRE(::fsync(fd) == 0);
+  CHECK(mmi_memsys.hole(fd, 0, 4 * kMiB) == 0);
+  CHECK(mmi_memsys.hole(fd, kMiB, kPage) == 0);
+  CHECK(mmi_memsys.hole(fd, 2 * kMiB, 2 * kMiB) == 1);
+  ::close(fd);
 }
 
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "

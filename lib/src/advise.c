@@ -9,6 +9,7 @@ int mmi_span_of(const mmapio_map *m, const char *fn, uint64_t off, uint64_t len,
                 mmi_span *out) {
   out->start = NULL;
   out->len = 0;
+  out->off = 0;
   if (MMI_UNLIKELY(m == NULL))
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
   uint64_t size;
@@ -18,6 +19,7 @@ int mmi_span_of(const mmapio_map *m, const char *fn, uint64_t off, uint64_t len,
   if (len == 0) {
     out->start = b + off;
     out->len = 0;
+    out->off = off;
     return 0;
   }
   /* The mapping covers [0, size) rounded up to a page, so the widened
@@ -26,6 +28,7 @@ int mmi_span_of(const mmapio_map *m, const char *fn, uint64_t off, uint64_t len,
   uint64_t end = mmi_round_page(off + len);
   out->start = b + start;
   out->len = (size_t)(end - start);
+  out->off = start;
   return 0;
 }
 

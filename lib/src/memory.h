@@ -12,10 +12,11 @@
 #include <stdint.h>
 
 /* A range of the live mapping widened to page boundaries: addresses
- * [start, start + len). */
+ * [start, start + len), at offset off of the mapping (and of its file). */
 typedef struct mmi_span {
   unsigned char *start;
   size_t len;
+  uint64_t off;
 } mmi_span;
 
 /*

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #if MMI_LINUX
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -189,14 +191,39 @@ static int real_probe(const void *addr) {
 #endif
 }
 
+/* FS_IOC_FIEMAP asked for one extent: it changes nothing (unlike
+ * lseek(SEEK_DATA), which would move a file position the fd may share
+ * with its previous owner). Unsupported (tmpfs, some file systems): -1.
+ * Delayed-allocation data in the page cache counts as an extent. */
+static int real_hole(int fd, uint64_t off, uint64_t len) {
+#if MMI_LINUX && defined(FS_IOC_FIEMAP)
+  union {
+    struct fiemap f;
+    unsigned char room[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+  } q;
+  memset(&q, 0, sizeof q);
+  q.f.fm_start = off;
+  q.f.fm_length = len;
+  q.f.fm_extent_count = 1;
+  if (ioctl(fd, FS_IOC_FIEMAP, &q.f) != 0)
+    return -1;
+  return q.f.fm_mapped_extents == 0 ? 1 : 0;
+#else
+  (void)fd;
+  (void)off;
+  (void)len;
+  return -1;
+#endif
+}
+
 static const mmi_memsys_table real_table = {
     real_advise,  real_fadvise_willneed, real_populate, real_mlock,
-    real_munlock, real_mincore,          real_probe,
+    real_munlock, real_mincore,          real_probe,    real_hole,
 };
 
 mmi_memsys_table mmi_memsys = {
     real_advise,  real_fadvise_willneed, real_populate, real_mlock,
-    real_munlock, real_mincore,          real_probe,
+    real_munlock, real_mincore,          real_probe,    real_hole,
 };
 
 void mmi_memsys_reset(void) {

@@ -47,6 +47,10 @@ typedef struct mmi_memsys_table {
   int (*mincore)(void *addr, size_t len, unsigned char *vec);
   /* MMI_PROBE_* for the page at addr. */
   int (*probe)(const void *addr);
+  /* 1 when bytes [off, off+len) of fd are all a hole (no data: reading
+   * them allocates zeroed pages, no I/O), 0 when some are data, -1 when
+   * it cannot tell. */
+  int (*hole)(int fd, uint64_t off, uint64_t len);
 } mmi_memsys_table;
 
 extern mmi_memsys_table mmi_memsys;

@@ -26,7 +26,10 @@
  * re-probed every fourth call, one not mapped on every call. The table
  * is only a hint: a stale entry chooses a slower way, never a wrong
  * result. Ranges without a whole huge page, and pages the probe cannot
- * tell about (no PAGEMAP_SCAN: kernels before 6.7), take the loop.
+ * tell about (no PAGEMAP_SCAN: kernels before 6.7), take the loop, and
+ * so do small ranges not mapped over a hole of the file (FIEMAP says so
+ * without I/O): there the fault path allocating zeroed pages beats
+ * populate.
  */
 #include "memory.h"
 #include "platform_memory.h"
@@ -45,6 +48,11 @@
  * bytes per segment: 8 MiB loop in 10-40 us, 8 times a probe's cost. */
 #define MMI_TOUCH_SEGS 16u
 #define MMI_TOUCH_SEG_MIN ((size_t)8 << 20)
+/* Pages not mapped over a hole of the file (a fresh sparse file: no
+ * I/O, the kernel allocates zeroed pages) are looped in ranges up to
+ * this size: 15-20 % faster than populate at 8 and 32 MiB; at 1 GiB
+ * populate is 10 % faster. */
+#define MMI_TOUCH_HOLE_LOOP ((size_t)64 << 20)
 
 /* A cache slot: tag (bits 24-63) | huge segments (bits 8-23, bit i for
  * segment i) | calls since the probe (bits 0-7). */
@@ -148,13 +156,24 @@ static uintptr_t seg_start(const touch_plan *p, mmi_span s, unsigned i) {
 }
 
 /* Probes every segment: *pop gets a bit per segment to populate, those
- * mapped by huge pages and those not mapped at all. Returns true when
- * every answer was huge or small, so that it can be remembered. */
-static bool probe_segments(const touch_plan *p, uint64_t *pop) {
+ * mapped by huge pages and those not mapped at all, except, in ranges up
+ * to MMI_TOUCH_HOLE_LOOP, unmapped segments over a hole of the file.
+ * Returns true when every answer was huge or small, so that it can be
+ * remembered. */
+static bool probe_segments(const mmapio_map *m, mmi_span s, const touch_plan *p,
+                           uint64_t *pop) {
   bool known = true;
   *pop = 0;
   for (unsigned i = 0; i < p->segs; i++) {
     int kind = mmi_memsys.probe((const void *)seg_probe_at(p, i));
+    if (kind == MMI_PROBE_ABSENT && s.len <= MMI_TOUCH_HOLE_LOOP) {
+      uintptr_t a = seg_start(p, s, i);
+      uintptr_t b = i + 1 == p->segs ? (uintptr_t)s.start + s.len
+                                     : seg_start(p, s, i + 1);
+      uint64_t off = s.off + (uint64_t)(a - (uintptr_t)s.start);
+      if (mmi_memsys.hole(m->fd, off, (uint64_t)(b - a)) == 1)
+        kind = MMI_PROBE_UNKNOWN; /* loop it; ask again next time */
+    }
     if (kind == MMI_PROBE_HUGE || kind == MMI_PROBE_ABSENT)
       *pop |= (uint64_t)1 << i;
     if (kind != MMI_PROBE_HUGE && kind != MMI_PROBE_SMALL)
@@ -203,7 +222,7 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
       atomic_store_explicit(slot, v + 1, memory_order_relaxed);
   } else {
     /* Answers other than huge or small are asked again next time. */
-    known = probe_segments(&p, &huge);
+    known = probe_segments(m, s, &p, &huge);
     if (known)
       atomic_store_explicit(slot, tag | huge << MMI_SLOT_SEG_SHIFT,
                             memory_order_relaxed);
@@ -218,7 +237,7 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
       j++;
     uintptr_t a = seg_start(&p, s, i);
     uintptr_t b = j == p.segs ? lo + s.len : seg_start(&p, s, j);
-    mmi_span run = {(unsigned char *)a, b - a};
+    mmi_span run = {(unsigned char *)a, b - a, s.off + (a - lo)};
     int rc = 1;
     if (is_huge) {
       bool slow = false;
