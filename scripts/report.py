@@ -476,8 +476,12 @@ def performance_md(path, out_dir, all_rows, metas, machine, gate1, config, scal,
         "pages (`POSIX_FADV_DONTNEED`) and check with `mincore` that at most 1 % is resident, or "
         "the benchmark fails; the data files are written and `fsync`ed once, so a cold read "
         "really comes from the device. **Sparse** runs truncate the file to 0 and back before "
-        "every iteration: a fresh sparse file with nothing cached. Each benchmark's state is its "
-        "label (the *state* column).")
+        "every iteration: a fresh sparse file with nothing cached. Cold and sparse iterations "
+        "also fault in and free as much huge-page-advised anonymous memory, untimed, so the "
+        "page-cache folios the timed part allocates come from memory the machine has backed (on "
+        "a VM whose balloon reports free blocks to the host, a discarded block costs a host fault "
+        "on first write: 1 GiB sparse took 2.2-2.7 s instead of 0.1-0.3 s, for every "
+        "implementation alike). Each benchmark's state is its label (the *state* column).")
     L.append("")
     if gate1:
         L.append("## Gate 1: %s" % gate1.get("status", "?").upper())
