@@ -291,17 +291,18 @@ TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
 }
 
 TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
-          "every fourth call",
+          "every MMI_TOUCH_SMALL_RECHECK calls",
           "[mmapio_touch_pages][touch]") {
   MemSeamGuard guard;
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PROBE_SMALL;
   mmi_memsys.probe = fake_probe;
   mmi_memsys.populate = fake_populate;
-  for (int i = 0; i < 9; i++)
+  const unsigned n = 2 * MMI_TOUCH_SMALL_RECHECK + 1;
+  for (unsigned i = 0; i < n; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
   CHECK(g_populates.empty());
-  CHECK(g_probes.size() == 3); // calls 1, 5 and 9
+  CHECK(g_probes.size() == 3); // the first call, and each recheck
   CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
 }
 
@@ -460,13 +461,13 @@ TEST_CASE("mmapio_touch_pages: a slow populate takes the loop until the "
   REQUIRE_OK(mmapio_touch_pages(m.get()));
   REQUIRE(g_populates.size() == 1);
   REQUIRE(g_probes.size() == 1);
-  // Not all huge after all: calls 2-4 take the loop without asking.
-  for (int i = 0; i < 3; i++)
+  // Not all huge after all: the next calls take the loop without asking.
+  for (unsigned i = 1; i < MMI_TOUCH_SMALL_RECHECK; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
   CHECK(g_populates.size() == 1);
   CHECK(g_probes.size() == 1);
   CHECK(present_pages(mmapio_base(m.get()), 8 * kMiB) == 8 * kMiB / kPage);
-  // Call 5 asks again, and believes the answer.
+  // The recheck asks again, and believes the answer.
   REQUIRE_OK(mmapio_touch_pages(m.get()));
   CHECK(g_probes.size() == 2);
   CHECK(g_populates.size() == 2);

@@ -23,7 +23,7 @@
  * so there is at most one probe per 8 MiB, and the answers are cached
  * per range in a small lock-free table: huge answers are re-checked by
  * the populate call's own duration, a range with a small one is
- * re-probed every fourth call, one not mapped on every call. The table
+ * re-probed every 16th call, one not mapped on every call. The table
  * is only a hint: a stale entry chooses a slower way, never a wrong
  * result. Ranges without a whole huge page, and pages the probe cannot
  * tell about (no PAGEMAP_SCAN: kernels before 6.7), take the loop, and
@@ -37,9 +37,6 @@
 #include <errno.h>
 #include <stdatomic.h>
 
-/* Re-probe a range cached with a "small pages" segment after this many
- * calls. */
-#define MMI_SMALL_RECHECK 4u
 /* A populate call slower than this per MiB (plus as much again) did not
  * run over huge pages only: over huge pages it takes about 0.1 us per
  * MiB, over small ones 30 us or more. */
@@ -216,7 +213,7 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   bool known = true;
   if ((v & MMI_SLOT_TAG) == tag &&
       (((v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT) == all ||
-       (v & MMI_SLOT_COUNT) + 1 < MMI_SMALL_RECHECK)) {
+       (v & MMI_SLOT_COUNT) + 1 < MMI_TOUCH_SMALL_RECHECK)) {
     huge = (v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT;
     if (huge != all)
       atomic_store_explicit(slot, v + 1, memory_order_relaxed);
