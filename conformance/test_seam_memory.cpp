@@ -539,27 +539,28 @@ TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
     }
     CHECK(present_pages(base, size) == 0);
   }
-  SECTION("one segment unknown: nothing is remembered") {
-    g_probe_answer = MMI_PROBE_UNKNOWN;
-    g_probe_last_answer = MMI_PROBE_HUGE;
-    REQUIRE_OK(mmapio_touch_pages(m.get()));
-    check_segment_probes(base, size);
-    REQUIRE_OK(mmapio_touch_pages(m.get()));
-    CHECK(g_probes.size() == 16);
-    REQUIRE(g_populates.size() == 2);
-    CHECK(g_populates[1].first == g_probes[1]);
-    CHECK(present_pages(base, g_probes[1] - lo) == (g_probes[1] - lo) / kPage);
-  }
-  SECTION("small first, not mapped after: populated, nothing remembered") {
-    g_probe_answer = MMI_PROBE_SMALL;
-    g_probe_last_answer = MMI_PROBE_ABSENT;
-    REQUIRE_OK(mmapio_touch_pages(m.get()));
-    check_segment_probes(base, size);
-    REQUIRE_OK(mmapio_touch_pages(m.get()));
-    CHECK(g_probes.size() == 16);
-    REQUIRE(g_populates.size() == 2);
-    CHECK(g_populates[1].first == g_probes[1]);
-    CHECK(g_populates[1].second == lo + size - g_probes[1]);
+  SECTION("a segment unknown, or not mapped: nothing is remembered") {
+    const struct {
+      int first, after;
+    } cases[] = {{MMI_PROBE_UNKNOWN, MMI_PROBE_HUGE},
+                 {MMI_PROBE_SMALL, MMI_PROBE_ABSENT}};
+    for (const auto &c : cases) {
+      CAPTURE(c.first, c.after);
+      g_probes.clear();
+      g_populates.clear();
+      mmi_touch_cache_clear();
+      g_probe_answer = c.first;
+      g_probe_last_answer = c.after;
+      REQUIRE_OK(mmapio_touch_pages(m.get()));
+      check_segment_probes(base, size);
+      REQUIRE_OK(mmapio_touch_pages(m.get()));
+      CHECK(g_probes.size() == 16);
+      REQUIRE(g_populates.size() == 2);
+      CHECK(g_populates[1].first == g_probes[1]);
+      CHECK(g_populates[1].second == lo + size - g_probes[1]);
+      CHECK(present_pages(base, g_probes[1] - lo) ==
+            (g_probes[1] - lo) / kPage);
+    }
   }
 }
 
