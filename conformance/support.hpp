@@ -513,4 +513,53 @@ inline std::string pread_file(const std::string &path, uint64_t off,
   return out;
 }
 
+// ------------------------------------------------------------------
+// Handles
+// ------------------------------------------------------------------
+
+// A read-write handle on a new file of size bytes (mmapio_create); the
+// test stops here if it fails.
+inline MapPtr create_map(const std::string &path, uint64_t size) {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_create(&m, path.c_str(), size));
+  REQUIRE(m != nullptr);
+  return MapPtr(m);
+}
+
+// A handle on an existing file in mode (mmapio_open); the test stops here
+// if it fails.
+inline MapPtr open_map(const std::string &path, mmapio_mode mode) {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open(&m, path.c_str(), mode));
+  REQUIRE(m != nullptr);
+  return MapPtr(m);
+}
+
+// A new file of size bytes opened RW under a flush policy (and option
+// flags); the test stops here if it fails.
+inline MapPtr open_policy(const std::string &path, uint64_t size,
+                          mmapio_flush_policy policy, uint64_t arg,
+                          unsigned flags = 0) {
+  mmapio_options o = MMAPIO_OPTIONS_INIT;
+  o.size = size;
+  o.flush_policy = policy;
+  o.flush_arg = arg;
+  o.flags = flags;
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_open_ex(&m, path.c_str(), &o, MMAPIO_CREATE));
+  return MapPtr(m);
+}
+
+// Polls pred every period_ms, at most `periods` times; true once it holds.
+// A generous bound, never a statement about speed.
+template <class Pred>
+bool poll_until(Pred pred, unsigned period_ms, unsigned periods = 1000) {
+  for (unsigned i = 0; i < periods; i++) {
+    if (pred())
+      return true;
+    ::usleep(period_ms * 1000);
+  }
+  return pred();
+}
+
 #endif

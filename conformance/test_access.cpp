@@ -9,12 +9,6 @@ namespace {
 
 const std::string kContent = pattern_bytes(3 * 4096 + 123, 3);
 
-MapPtr open_map(const std::string &p, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
-  return MapPtr(m);
-}
-
 // A file with kContent and a handle on it in mode.
 struct Fixture {
   TempDir d;

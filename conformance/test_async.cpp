@@ -52,14 +52,6 @@ PoolPtr make_pool(unsigned n) {
   return PoolPtr(p);
 }
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 bool readable(int fd) {
   pollfd p = {fd, POLLIN, 0};
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;

@@ -29,18 +29,6 @@ namespace {
 const uint64_t kPage = mmapio_page_size();
 constexpr unsigned long kPerThread = 1000000;
 
-MapPtr create_map(const std::string &p, uint64_t size) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
-  return MapPtr(m);
-}
-
-MapPtr open_map(const std::string &p, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
-  return MapPtr(m);
-}
-
 // A read-only mapping of size bytes holding bytes (zero-padded).
 MapPtr ro_map(const TempDir &td, uint64_t size, const std::string &bytes = "") {
   std::string content(size, '\0');

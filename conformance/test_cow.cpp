@@ -15,15 +15,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr open_map(const std::string &path, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open(&m, path.c_str(), mode);
-  INFO("mmapio_open(" << path << ", mode " << static_cast<int>(mode)
-                      << ") returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
   std::string s(len, '\0');
   REQUIRE_OK(mmapio_read(m, off, &s[0], len));

@@ -25,14 +25,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 size_t dirty_of(const mmapio_map *m) {
   return smaps_dirty_bytes(mmapio_base(m), static_cast<size_t>(mmapio_len(m)));
 }

@@ -37,12 +37,6 @@ std::set<std::string> numbers_in(const std::string &s) {
   return out;
 }
 
-MapPtr create_map(const std::string &p, uint64_t size) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
-  return MapPtr(m);
-}
-
 } // namespace
 
 TEST_CASE("error codes: values are pinned and distinct", "[errors]") {

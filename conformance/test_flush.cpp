@@ -11,26 +11,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create(" << path << ", " << size << ") returned "
-                        << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  REQUIRE(m != nullptr);
-  return MapPtr(m);
-}
-
-MapPtr open_map(const std::string &path, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open(&m, path.c_str(), mode);
-  INFO("mmapio_open(" << path << ", " << static_cast<int>(mode) << ") returned "
-                      << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  REQUIRE(m != nullptr);
-  return MapPtr(m);
-}
-
 // A handle of the given mode on a file of `size` bytes filled with a
 // pattern (created through the library when mode is RW).
 MapPtr map_in_mode(const TempDir &td, mmapio_mode mode, uint64_t size) {

@@ -107,14 +107,6 @@ bool child_wait_gate(const char *ready_arg, const char *go_arg) {
   return true;
 }
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 std::string describe_status(int st) {
   if (st == INT_MIN)
     return "could not start or wait for the child";

@@ -24,12 +24,6 @@ const uint64_t kPage = mmapio_page_size();
 const uint64_t kSizes[] = {0, 1, kPage - 1, kPage, kPage + 1, 10 * kPage + 17};
 const size_t kChunkSizes[] = {1, 7, static_cast<size_t>(kPage), 65536};
 
-MapPtr create_map(const std::string &p, uint64_t size) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
-  return MapPtr(m);
-}
-
 // A file of size pattern bytes mapped in mode (an empty file only RO).
 struct Fixture {
   TempDir td;

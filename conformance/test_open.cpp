@@ -12,13 +12,6 @@ namespace {
 
 const std::string kContent = pattern_bytes(3 * 4096 + 123, 7);
 
-MapPtr open_map(const std::string &p, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
-  REQUIRE(m != nullptr);
-  return MapPtr(m);
-}
-
 std::string view_all(const mmapio_map *m) {
   const uint64_t n = mmapio_len(m);
   const void *v = nullptr;

@@ -26,29 +26,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr open_policy(const std::string &path, uint64_t size,
-                   mmapio_flush_policy policy, uint64_t arg) {
-  mmapio_options o = MMAPIO_OPTIONS_INIT;
-  o.size = size;
-  o.flush_policy = policy;
-  o.flush_arg = arg;
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open_ex(&m, path.c_str(), &o, MMAPIO_CREATE);
-  INFO("mmapio_open_ex returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
-template <class Pred>
-bool poll_until(Pred pred, unsigned period_ms, unsigned periods = 1000) {
-  for (unsigned i = 0; i < periods; i++) {
-    if (pred())
-      return true;
-    ::usleep(period_ms * 1000);
-  }
-  return pred();
-}
-
 size_t dirty_of(const mmapio_map *m) {
   return smaps_dirty_bytes(mmapio_base(m), static_cast<size_t>(mmapio_len(m)));
 }

@@ -23,23 +23,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create(" << path << ", " << size << ") returned "
-                        << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
-MapPtr open_map(const std::string &path, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open(&m, path.c_str(), mode);
-  INFO("mmapio_open returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 // A RW handle on a new file of `size` bytes with opts.reserve = reserve.
 MapPtr create_reserved(const std::string &path, uint64_t size,
                        uint64_t reserve) {

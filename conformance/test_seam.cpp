@@ -131,14 +131,6 @@ MapPtr create_policy(const std::string &path, uint64_t size,
   return open_ex(path, o, MMAPIO_CREATE);
 }
 
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
 MapPtr open_rw(const std::string &path) {
   mmapio_map *m = nullptr;
   const int rc = mmapio_open(&m, path.c_str(), MMAPIO_MODE_RW);

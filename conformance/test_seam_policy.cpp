@@ -117,53 +117,6 @@ private:
 // Helpers
 // ------------------------------------------------------------------
 
-MapPtr open_policy(const std::string &path, uint64_t size,
-                   mmapio_flush_policy policy, uint64_t arg,
-                   unsigned flags = 0) {
-  mmapio_options o = MMAPIO_OPTIONS_INIT;
-  o.size = size;
-  o.flush_policy = policy;
-  o.flush_arg = arg;
-  o.flags = flags;
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open_ex(&m, path.c_str(), &o, MMAPIO_CREATE);
-  INFO("mmapio_open_ex returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
-MapPtr open_mode(const std::string &path, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_open(&m, path.c_str(), mode);
-  INFO("mmapio_open returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
-
-// Polls pred every period_ms, at most `periods` times; true once it holds.
-// A generous bound, never a statement about speed.
-template <class Pred>
-bool poll_until(Pred pred, unsigned period_ms, unsigned periods = 1000) {
-  for (unsigned i = 0; i < periods; i++) {
-    if (pred())
-      return true;
-    ::usleep(period_ms * 1000);
-  }
-  return pred();
-}
-
-size_t count_dir(const char *dir) {
-  size_t n = 0;
-  DIR *d = ::opendir(dir);
-  if (d == nullptr)
-    return 0;
-  while (const dirent *e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      n++;
-  ::closedir(d);
-  return n;
-}
-
 uintptr_t base_addr(const mmapio_map *m) {
   return reinterpret_cast<uintptr_t>(mmapio_base(m));
 }
@@ -286,7 +239,7 @@ TEST_CASE("flush policy EVERY_MILLIS: a failed background flush is sticky "
     CHECK(g_wb_calls.empty());
   }
   // A new handle on the same file starts afresh.
-  MapPtr again = open_mode(p, MMAPIO_MODE_RW);
+  MapPtr again = open_map(p, MMAPIO_MODE_RW);
   CHECK_OK(mmapio_flush(again.get()));
 }
 
@@ -410,7 +363,7 @@ TEST_CASE("mmapio_flush_hint: RO and COW mappings make no call",
   write_bytes(p, pattern_bytes(2 * static_cast<size_t>(kPage)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   CAPTURE(mode);
-  MapPtr m = open_mode(p, mode);
+  MapPtr m = open_map(p, mode);
   mmi_bgsys.writeback = fake_writeback;
   CHECK_OK(mmapio_flush_hint(m.get()));
   CHECK_OK(mmapio_flush_range_hint(m.get(), 0, 10));
@@ -465,7 +418,7 @@ TEST_CASE("mmapio_flush_hint: FLUSH_FAILED when an earlier flush failed "
   CHECK(g_wb_calls.empty());
   // Reopening starts afresh.
   m.reset();
-  MapPtr again = open_mode(p, MMAPIO_MODE_RW);
+  MapPtr again = open_map(p, MMAPIO_MODE_RW);
   CHECK_OK(mmapio_flush_hint(again.get()));
   CHECK(g_wb_calls.size() == 1);
 }
@@ -557,7 +510,7 @@ TEST_CASE("mmapio_open_ex: IO when MMAPIO_OPT_SYNC_DIR cannot fsync the "
   o.size = 2 * kPage;
   o.flags = MMAPIO_OPT_SYNC_DIR;
   mmapio_map *m = map_sentinel();
-  const size_t fds = count_dir("/proc/self/fd");
+  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
   CHECK_CODE(mmapio_open_ex(&m, td.path("f").c_str(), &o, how), MMAPIO_E_IO);
   const mmapio_error *e = mmapio_last_error();
   CHECK(e->os_errno == EIO);
@@ -566,7 +519,7 @@ TEST_CASE("mmapio_open_ex: IO when MMAPIO_OPT_SYNC_DIR cannot fsync the "
   CHECK(m == map_sentinel());
   close_unless_sentinel(m);
   CHECK(g_fsync_was_dir.size() == 1);
-  CHECK(count_dir("/proc/self/fd") == fds); // nothing leaked
+  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds); // nothing leaked
 }
 
 // ------------------------------------------------------------------
@@ -585,8 +538,8 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when the watch limit is "
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_MANUAL, 0);
   mmi_bgsys.watch_add = fake_watch_add;
   g_watch_add_errno = ENOSPC; // what inotify says at max_user_watches
-  const size_t fds = count_dir("/proc/self/fd");
-  const size_t threads = count_dir("/proc/self/task");
+  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
+  const size_t threads = mmapio_test::count_dir("/proc/self/task");
   mmapio_watch *w = nullptr;
   const int rc = mmapio_watch_start(&w, m.get(), ignore_event, nullptr);
   if (rc == MMAPIO_E_UNSUPPORTED)
@@ -597,8 +550,8 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when the watch limit is "
   CHECK(e->os_errno == ENOSPC);
   REQUIRE(e->syscall != nullptr);
   CHECK(std::string(e->syscall) == "inotify_add_watch");
-  CHECK(count_dir("/proc/self/fd") == fds);
-  CHECK(count_dir("/proc/self/task") == threads);
+  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds);
+  CHECK(mmapio_test::count_dir("/proc/self/task") == threads);
   // Nothing holds the handle: it can be unmapped.
   int fd = -1;
   CHECK_OK(mmapio_unmap(m.release(), &fd));

@@ -20,12 +20,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr create_map(const std::string &p, uint64_t size) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
-  return MapPtr(m);
-}
-
 MapPtr ro_map(const TempDir &td, const std::string &bytes) {
   const std::string p = td.path("ro");
   write_bytes(p, bytes);

@@ -24,18 +24,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-MapPtr create_map(const std::string &p, uint64_t size) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_create(&m, p.c_str(), size));
-  return MapPtr(m);
-}
-
-MapPtr open_map(const std::string &p, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
-  return MapPtr(m);
-}
-
 struct CursorCloser {
   void operator()(mmapio_cursor *c) const noexcept { mmapio_cursor_close(c); }
 };

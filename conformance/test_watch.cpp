@@ -35,15 +35,6 @@ namespace {
 
 const uint64_t kPage = mmapio_page_size();
 
-template <class Pred> bool poll_until(Pred pred, unsigned periods = 3000) {
-  for (unsigned i = 0; i < periods; i++) {
-    if (pred())
-      return true;
-    ::usleep(10 * 1000);
-  }
-  return pred();
-}
-
 const char *kind_name(mmapio_watch_kind k) {
   switch (k) {
   case MMAPIO_WATCH_MODIFIED:
@@ -148,14 +139,6 @@ struct WatchStopper {
   void operator()(mmapio_watch *w) const noexcept { mmapio_watch_stop(w); }
 };
 using WatchPtr = std::unique_ptr<mmapio_watch, WatchStopper>;
-
-MapPtr create_map(const std::string &path, uint64_t size) {
-  mmapio_map *m = nullptr;
-  const int rc = mmapio_create(&m, path.c_str(), size);
-  INFO("mmapio_create returned " << mmapio_describe(rc));
-  REQUIRE(rc == 0);
-  return MapPtr(m);
-}
 
 // Starts a watch, or returns null when this build cannot watch (the
 // caller skips).
@@ -641,17 +624,19 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
   other.chmod(0600);
   other.pwrite(0, "b");
   // The dispatcher ends by itself after the callback returns.
-  CHECK(poll_until([&] { return thread_count() == threads; }));
+  CHECK(poll_until([&] { return thread_count() == threads; }, 10, 3000));
   CHECK(s.calls.load() == 1);
   // And it dropped its reference on the handle.
-  CHECK(poll_until([&] {
-    int fd = -1;
-    if (mmapio_unmap(m.get(), &fd) != 0)
-      return false;
-    m.release();
-    ::close(fd);
-    return true;
-  }));
+  CHECK(poll_until(
+      [&] {
+        int fd = -1;
+        if (mmapio_unmap(m.get(), &fd) != 0)
+          return false;
+        m.release();
+        ::close(fd);
+        return true;
+      },
+      10, 3000));
 }
 
 TEST_CASE("watch: closing the handle while watching is allowed, the watch "

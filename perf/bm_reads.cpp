@@ -202,6 +202,29 @@ const Impl kAll[] = {Impl::Floor, Impl::Mmapio, Impl::Boost, Impl::Glib};
 
 } // namespace
 
+// The five rows of a read_into workload op: the floor's memcpy (kind 0)
+// and pread (1), the library (2), and the peers copying out with memcpy.
+void register_read_into_rows(const std::string &op,
+                             void (*fn)(benchmark::State &, Impl, int),
+                             const Sizes &sizes, int threads) {
+  const struct {
+    const char *side;
+    Impl impl;
+    int kind;
+  } rows[] = {{"floor", Impl::Floor, 0},
+              {"floor_pread", Impl::Floor, 1},
+              {"mmapio", Impl::Mmapio, 2},
+              {"boost", Impl::Boost, 0},
+              {"glib", Impl::Glib, 0}};
+  for (const auto &r : rows) {
+    auto *b = benchmark::RegisterBenchmark(("BM_" + op + "_" + r.side).c_str(),
+                                           fn, r.impl, r.kind);
+    for (int64_t z : sizes)
+      b->Arg(z);
+    with_threads(b, threads);
+  }
+}
+
 void reads_register_seq(const Sizes &sizes, int threads) {
   for (Impl impl : kAll) {
     std::string n = impl_name(impl);
@@ -221,22 +244,7 @@ void reads_register_seq(const Sizes &sizes, int threads) {
     with_threads(b, threads);
   }
   // read_into vs memcpy vs pread; peers copy out with memcpy.
-  struct {
-    const char *name;
-    Impl impl;
-    int kind;
-  } const ri[] = {{"BM_seq_read_into_floor", Impl::Floor, 0},
-                  {"BM_seq_read_into_floor_pread", Impl::Floor, 1},
-                  {"BM_seq_read_into_mmapio", Impl::Mmapio, 2},
-                  {"BM_seq_read_into_boost", Impl::Boost, 0},
-                  {"BM_seq_read_into_glib", Impl::Glib, 0}};
-  for (const auto &r : ri) {
-    auto *b =
-        benchmark::RegisterBenchmark(r.name, seq_read_into, r.impl, r.kind);
-    for (int64_t z : sizes)
-      b->Arg(z);
-    with_threads(b, threads);
-  }
+  register_read_into_rows("seq_read_into", seq_read_into, sizes, threads);
 }
 
 void reads_register_random(const Sizes &lens, int threads) {
@@ -248,22 +256,7 @@ void reads_register_random(const Sizes &lens, int threads) {
       b->Arg(z);
     with_threads(b, threads);
   }
-  struct {
-    const char *name;
-    Impl impl;
-    int kind;
-  } const ri[] = {{"BM_rand_read_into_floor", Impl::Floor, 0},
-                  {"BM_rand_read_into_floor_pread", Impl::Floor, 1},
-                  {"BM_rand_read_into_mmapio", Impl::Mmapio, 2},
-                  {"BM_rand_read_into_boost", Impl::Boost, 0},
-                  {"BM_rand_read_into_glib", Impl::Glib, 0}};
-  for (const auto &r : ri) {
-    auto *b =
-        benchmark::RegisterBenchmark(r.name, rand_read_into, r.impl, r.kind);
-    for (int64_t z : lens)
-      b->Arg(z);
-    with_threads(b, threads);
-  }
+  register_read_into_rows("rand_read_into", rand_read_into, lens, threads);
 }
 
 void register_reads() {
