@@ -390,18 +390,48 @@ typedef struct mmapio_map_head_ {
   int mode_;                             /* mmapio_mode, fixed at open */
 } mmapio_map_head_;
 
+/* How the snapshot below orders its two loads. On x86 the processor
+ * keeps every load after the loads before it (TSO), and the compiler
+ * keeps volatile accesses in program order, so two volatile relaxed
+ * loads are already length-then-base. An acquire load would add a
+ * compiler barrier that makes a caller's loop reload whatever it keeps
+ * in memory (a vector's data pointer, say) after every view. Elsewhere,
+ * and under ThreadSanitizer (which does not model the processor's
+ * order), the length is an acquire load. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMAPIO_TSAN_ 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MMAPIO_TSAN_ 1
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(MMAPIO_TSAN_)
+#define MMAPIO_SNAPSHOT_TSO_ 1
+#else
+#define MMAPIO_SNAPSHOT_TSO_ 0
+#endif
+
 /* An addressable (base, length) pair without a lock: the length first
- * (acquire), then the base. Every reservation keeps each page it ever
- * mapped addressable until close (file pages, or private zeros after a
- * shrink); growth maps before it publishes a length, and growth that
- * moves publishes the new base (whose first mapping is longer than any
- * earlier length) before the new length. So a base read after a length
- * covers that length, whichever later base it is. */
+ * (in the order described above), then the base. Every reservation keeps
+ * each page it ever mapped addressable until close (file pages, or
+ * private zeros after a shrink); growth maps before it publishes a
+ * length, and growth that moves publishes the new base (whose first
+ * mapping is longer than any earlier length) before the new length. So a
+ * base read after a length covers that length, whichever later base it
+ * is. */
 static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
                                               uint64_t *len) {
   const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
+#if MMAPIO_SNAPSHOT_TSO_
+  *len = MMAPIO_LOAD_((const volatile MMAPIO_ATOMIC_(uint64_t) *)&h->len_,
+                      relaxed);
+  return MMAPIO_LOAD_(
+      (const volatile MMAPIO_ATOMIC_(unsigned char *) *)&h->base_, relaxed);
+#else
   *len = MMAPIO_LOAD_(&h->len_, acquire);
   return MMAPIO_LOAD_(&h->base_, relaxed);
+#endif
 }
 
 /* Private: true, and the address of count elements of width bytes (a
