@@ -563,6 +563,53 @@ TEST_CASE("mmapio_resize: RESIZE_FAILED when ftruncate fails",
   CHECK(file_size(p) == c.to);
 }
 
+constexpr size_t kHuge = size_t{2} << 20;
+
+// An mmap that places every mapping it chooses the address of (addr NULL)
+// of 2 MiB or more one page past a 2 MiB boundary, as a kernel that does
+// not align large mappings might.
+void *misplacing_mmap(void *addr, size_t len, int prot, int flags, int fd,
+                      off_t off) {
+  g_mmap_calls++;
+  if (addr != nullptr || len < kHuge)
+    return ::mmap(addr, len, prot, flags, fd, off);
+  const size_t page = static_cast<size_t>(kPage);
+  const size_t span = len + 2 * kHuge;
+  auto *area = static_cast<unsigned char *>(
+      ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (area == MAP_FAILED)
+    return MAP_FAILED;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(area);
+  unsigned char *at = area + ((kHuge - (a & (kHuge - 1))) & (kHuge - 1)) + page;
+  ::munmap(area, span); // at .. at+len lies inside what was just free
+  void *p = ::mmap(at, len, prot, flags | MAP_FIXED, fd, off);
+  return p;
+}
+
+TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
+          "even where the kernel places them anywhere",
+          "[mmapio_open][mmapio_create][hugepages]") {
+  SeamGuard guard;
+  TempDir td;
+  const std::string p = td.path("f");
+  const uint64_t size = 4 * kHuge;
+  const std::string content = pattern_bytes(static_cast<size_t>(size), 7);
+  {
+    MapPtr w = create_map(p, size);
+    REQUIRE_OK(mmapio_update(w.get(), 0, content.data(), content.size()));
+  }
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW, MMAPIO_MODE_RW);
+  CAPTURE(mode);
+  mmi_sys.mmap = misplacing_mmap;
+  MapPtr m = open_map(p, mode);
+  CHECK(g_mmap_calls >= 1);
+  mmi_sys_reset();
+  CHECK(reinterpret_cast<uintptr_t>(mmapio_base(m.get())) % kHuge == 0);
+  CHECK(mmapio_len(m.get()) == size);
+  CHECK(read_map(m.get(), 0, content.size()) == content);
+}
+
 TEST_CASE("mmapio_resize: RESIZE_FAILED when mmap fails",
           "[mmapio_resize][errors][resize]") {
   SeamGuard guard;

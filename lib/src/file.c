@@ -39,7 +39,8 @@ int mmi_open_file(const char *fn, const char *path, int flags, unsigned perm,
                   unsigned opt_flags, struct stat *st) {
   if (opt_flags & MMAPIO_OPT_NOFOLLOW)
     flags |= O_NOFOLLOW;
-  int fd = open(path, flags | mmi_open_flags(), (mode_t)perm);
+  const int all = flags | mmi_open_flags();
+  int fd = open(path, all, (mode_t)perm);
   if (fd < 0) {
     int e = errno;
     /* Not-a-regular-file cases the kernel reports before fstat can. */
@@ -62,10 +63,11 @@ int mmi_open_file(const char *fn, const char *path, int flags, unsigned perm,
     close(fd);
     return mmi_fail_not_regular(fn, path, st->st_mode);
   }
-  /* O_NONBLOCK only guarded the open against FIFOs; drop it. */
-  int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0)
-    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  /* O_NONBLOCK only guarded the open against FIFOs; drop it. F_SETFL
+   * ignores the access mode and creation flags in its argument, so the
+   * open's own flags without O_NONBLOCK are the status flags wanted (no
+   * F_GETFL round trip). */
+  fcntl(fd, F_SETFL, all & ~O_NONBLOCK);
   return fd;
 }
 

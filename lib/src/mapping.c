@@ -1,6 +1,7 @@
 /*
  * Address-space mechanics. A region is a PROT_NONE reservation whose
- * first `mapped` bytes map the file at the same offsets. Growing maps
+ * first `mapped` bytes map the file at the same offsets (a region with no
+ * room to grow is just the file's mapping). Growing maps
  * more of the file into the reservation; shrinking replaces the cut
  * pages with private zero memory ("quarantine"), so a stale pointer
  * reads zeros instead of faulting on a page past the end of the file or
@@ -39,21 +40,31 @@ static int share_flag(const mmapio_map *m) {
   return m->mode == MMAPIO_MODE_COW ? MAP_PRIVATE : MAP_SHARED;
 }
 
-static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
-                    size_t upto) {
+/* Maps file bytes [from, upto) at `at + from`, or anywhere when at is
+ * NULL (then from is 0); the address in *out. */
+static int map_file_at(unsigned char *at, const mmapio_map *m, size_t from,
+                       size_t upto, unsigned char **out) {
   /* A private writable mapping would otherwise be charged in full against
    * the commit limit: a COW view of a 1 TiB sparse file must open, and
    * only the pages it writes take memory. */
   int noreserve = m->mode == MMAPIO_MODE_COW ? mmi_map_noreserve() : 0;
+  int fixed = at != NULL ? MAP_FIXED : 0;
   mmi_remap_begin();
-  void *p =
-      mmi_sys.mmap(at + from, upto - from, mmi_prot(m->mode),
-                   share_flag(m) | MAP_FIXED | noreserve, m->fd, (off_t)from);
+  void *p = mmi_sys.mmap(at != NULL ? at + from : NULL, upto - from,
+                         mmi_prot(m->mode), share_flag(m) | fixed | noreserve,
+                         m->fd, (off_t)from);
   mmi_remap_end();
   if (p == MAP_FAILED)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
                     "mapping file bytes [%zu, %zu) failed", from, upto);
+  *out = p;
   return 0;
+}
+
+static int map_file(unsigned char *at, const mmapio_map *m, size_t from,
+                    size_t upto) {
+  unsigned char *p = NULL;
+  return map_file_at(at, m, from, upto, &p);
 }
 
 static int map_zeros(unsigned char *at, size_t len) {
@@ -70,7 +81,22 @@ static int map_zeros(unsigned char *at, size_t len) {
 
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
                       size_t reserve) {
-  unsigned char *base = mmi_reserve_at(NULL, reserve);
+  unsigned char *base = NULL;
+  if (mapped > 0 && reserve == mapped) {
+    /* No room beyond the file: the file's own mapping is the whole
+     * reservation, one system call, when the kernel places it on a
+     * huge-page boundary (or it is too small to care). */
+    int rc = map_file_at(NULL, m, 0, mapped, &base);
+    if (rc != 0)
+      return rc;
+    if (mapped < MMI_HUGE_ALIGN || mmi_huge_aligned(base)) {
+      r->base = base;
+      r->mapped = r->reserve = mapped;
+      return 0;
+    }
+    munmap(base, mapped);
+  }
+  base = mmi_reserve_at(NULL, reserve);
   if (base == NULL)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
                     "reserving %zu bytes of address space failed", reserve);

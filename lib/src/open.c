@@ -161,13 +161,15 @@ static int create_truncate(mmapio_map **out, const char *path,
   int rc = check_new_size(fn, o->size);
   if (rc != 0)
     return rc;
-  /* No O_TRUNC: the file is emptied only once it is known to be regular,
-   * so naming a device or FIFO by mistake changes nothing. */
+  /* Naming a device or FIFO by mistake must change nothing: the open
+   * truncates only where it leaves other files alone (mmi_create_flags);
+   * elsewhere the file is emptied once fstat has shown it is regular. */
   struct stat st;
-  int fd = mmi_open_file(fn, path, O_RDWR | O_CREAT, o->perm, o->flags, &st);
+  int fd = mmi_open_file(fn, path, O_RDWR | O_CREAT | mmi_create_flags(),
+                         o->perm, o->flags, &st);
   if (fd < 0)
     return fd;
-  if (mmi_sys.ftruncate(fd, 0) != 0) {
+  if (st.st_size != 0 && mmi_sys.ftruncate(fd, 0) != 0) {
     int e = errno;
     close(fd);
     return mmi_fail(MMAPIO_E_IO, e, "ftruncate", "%s: cannot truncate '%s'", fn,

@@ -2,6 +2,7 @@
 #ifndef MMAPIO_PLATFORM_H
 #define MMAPIO_PLATFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,12 +20,21 @@ extern "C" {
 
 /* Flags every open() of the library adds: close-on-exec, non-blocking. */
 int mmi_open_flags(void);
+/* Flags a create adds to its open(): O_TRUNC where open() truncates
+ * regular files only and ignores it on FIFOs and devices (Linux), else 0
+ * (the caller then empties the file once it has seen it is regular). */
+int mmi_create_flags(void);
 /* MAP_NORESERVE where the platform has it, else 0. */
 int mmi_map_noreserve(void);
 /* Reserves len bytes of PROT_NONE address space, exactly at addr when
  * addr is not NULL (never replacing an existing mapping). NULL and errno
  * on failure. */
 void *mmi_reserve_at(void *addr, size_t len);
+/* Reservations of 2 MiB or more start on a 2 MiB boundary, so that the
+ * kernel can back them with huge pages (a PMD maps only aligned 2 MiB). */
+#define MMI_HUGE_ALIGN ((size_t)2 << 20)
+/* True when p is on such a boundary. */
+bool mmi_huge_aligned(const void *p);
 /* An unnamed file in dir (O_TMPFILE); -1 and errno (EOPNOTSUPP where the
  * platform has none). */
 int mmi_open_tmpfile(const char *dir, unsigned perm);

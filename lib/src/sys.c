@@ -33,6 +33,8 @@ int mmi_open_flags(void) {
   return O_CLOEXEC | O_NONBLOCK;
 }
 
+int mmi_create_flags(void) { return MMI_LINUX ? O_TRUNC : 0; }
+
 int mmi_map_noreserve(void) {
 #ifdef MAP_NORESERVE
   return MAP_NORESERVE;
@@ -41,13 +43,18 @@ int mmi_map_noreserve(void) {
 #endif
 }
 
-/* Reservations of 2 MiB or more start on a 2 MiB boundary, so that the
- * kernel can back them with huge pages (a PMD maps only aligned 2 MiB). */
-#define MMI_HUGE_ALIGN ((size_t)2 << 20)
+bool mmi_huge_aligned(const void *p) {
+  return ((uintptr_t)p & (MMI_HUGE_ALIGN - 1)) == 0;
+}
 
 static void *reserve_aligned(size_t len, int flags) {
-  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN)
-    return mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+  /* Linux 6.7 and later align large anonymous mappings themselves: then
+   * the first try is the answer. Otherwise over-reserve and trim. */
+  void *first = mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN ||
+      first == MAP_FAILED || mmi_huge_aligned(first))
+    return first;
+  munmap(first, len);
   unsigned char *p =
       mmi_sys.mmap(NULL, len + MMI_HUGE_ALIGN, PROT_NONE, flags, -1, 0);
   if (p == MAP_FAILED)
