@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Atomics for the inline access paths and the atomic views: C11 _Atomic
  * in C, std::atomic (same size, alignment and representation) in C++. */
@@ -388,6 +389,7 @@ typedef struct mmapio_map_head_ {
   MMAPIO_ATOMIC_(unsigned char *) base_; /* the live mapping */
   MMAPIO_ATOMIC_(uint64_t) len_;         /* its length */
   int mode_;                             /* mmapio_mode, fixed at open */
+  MMAPIO_ATOMIC_(bool) guarded_;         /* mmapio_set_guard is on */
 } mmapio_map_head_;
 
 /* How the snapshot below orders its two loads. On x86 the processor
@@ -527,8 +529,15 @@ static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
   return 0;
 }
 
+/* Private: mmapio_read when a check fails or the guard is on (the whole
+ * call, checks included); do not call it yourself. */
+MMAPIO_API int mmapio_read_slow_(const mmapio_map *m, uint64_t off, void *buf,
+                                 size_t len);
+
 /**
- * Copies [off, off+len) out of the mapping into buf (read_into).
+ * Copies [off, off+len) out of the mapping into buf (read_into). Inline:
+ * the checks of mmapio_view, then memcpy; a function call only when a
+ * check fails or the guard is on.
  *
  * Returns: 0.
  * Errors:
@@ -537,8 +546,17 @@ static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
  *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
  *    truncated under the range (SIGBUS); buf may be partly written.
  */
-MMAPIO_API int mmapio_read(const mmapio_map *m, uint64_t off, void *buf,
-                           size_t len);
+static inline int mmapio_read(const mmapio_map *m, uint64_t off, void *buf,
+                              size_t len) {
+  unsigned char *p;
+  if ((buf == NULL && len > 0) || !mmapio_addr_(m, false, off, len, 1, &p) ||
+      MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
+                   relaxed))
+    return mmapio_read_slow_(m, off, buf, len);
+  if (len > 0)
+    memcpy(buf, p, len);
+  return 0;
+}
 
 /**
  * Copies len bytes from src into the mapping at off (update_region);

@@ -33,14 +33,15 @@ int mmapio_view_fail_(const char *fn, const mmapio_map *m, uint64_t off,
   return mmi_fail_bounds(fn, off, count * width, mmapio_len(m));
 }
 
-int mmapio_read(const mmapio_map *m, uint64_t off, void *buf, size_t len) {
+int mmapio_read_slow_(const mmapio_map *m, uint64_t off, void *buf,
+                      size_t len) {
   if (MMI_UNLIKELY(m == NULL || (buf == NULL && len > 0)))
     return fail_null("mmapio_read");
   uint64_t size;
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_read", off, len, size);
-  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->guarded,
+  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->head.guarded_,
                                         memory_order_relaxed)))
     return mmi_guarded_copy("mmapio_read", buf, b + off, len, b + off, off);
   if (len > 0)
@@ -57,7 +58,8 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_update", off, len, size);
-  if (MMI_UNLIKELY(atomic_load_explicit(&m->guarded, memory_order_relaxed))) {
+  if (MMI_UNLIKELY(
+          atomic_load_explicit(&m->head.guarded_, memory_order_relaxed))) {
     int rc = mmi_guarded_copy("mmapio_update", b + off, src, len, b + off, off);
     if (rc != 0)
       return rc;

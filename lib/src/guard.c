@@ -87,7 +87,7 @@ int mmapio_set_guard(mmapio_map *m, bool on) {
     return mmi_fail(MMAPIO_E_IO, e, "sigaction",
                     "mmapio_set_guard: installing the SIGBUS handler "
                     "failed");
-  atomic_store_explicit(&m->guarded, on, memory_order_relaxed);
+  atomic_store_explicit(&m->head.guarded_, on, memory_order_relaxed);
   return 0;
 }
 

@@ -50,7 +50,6 @@ struct mmapio_map {
   _Atomic uint64_t writes;           /* updates since the last policy flush */
   _Atomic int sticky_errno;          /* errno of the first failed flush, or 0 */
   _Atomic(const char *) sticky_call; /* the system call that failed */
-  _Atomic bool guarded; /* copies turn SIGBUS into FAULT (guard.c) */
 
   /* Guarded by mu: resize, pins and the regions. */
   pthread_mutex_t mu;

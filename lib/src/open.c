@@ -99,6 +99,7 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
   pthread_mutex_init(&m->mu, NULL);
   atomic_init(&m->head.base_, m->live.base);
   atomic_init(&m->head.len_, size);
+  atomic_init(&m->head.guarded_, false);
   m->head.mode_ = (int)mode;
   atomic_init(&m->refs, 1);
   if (m->policy == MMAPIO_FLUSH_EVERY_MILLIS && (rc = mmi_flusher_start(m))) {

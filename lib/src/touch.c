@@ -197,7 +197,7 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   size_t page = mmi_page();
   if (s.len == 0)
     return 0;
-  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->guarded,
+  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->head.guarded_,
                                         memory_order_relaxed)))
     return touch_guarded(fn, m, s, page);
   touch_plan p;
