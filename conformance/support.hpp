@@ -365,6 +365,18 @@ ChildOutcome run_in_child(Fn &&fn, unsigned hang_guard_seconds = 30) {
 #endif
 #endif
 
+/** True where a read-write handle's default reservation leaves room to
+ *  grow in place: 64-bit builds. On 32-bit it is exactly the file's size
+ *  (mmapio.h, mmapio_open_ex), so growth moves unless options.reserve
+ *  asks for more. */
+constexpr bool mmapio_test_default_headroom() { return sizeof(void *) >= 8; }
+
+/** The largest file the suite's "far larger than memory" tests map: 4 GiB
+ *  on 64-bit, 1 GiB in a 32-bit address space. */
+constexpr uint64_t mmapio_test_big_file() {
+  return sizeof(void *) >= 8 ? uint64_t{1} << 32 : uint64_t{1} << 30;
+}
+
 /** True in a ThreadSanitizer build (its shadow takes most of the address
  *  space, so very large reservations fail there). */
 constexpr bool mmapio_test_thread_sanitized() {

@@ -40,7 +40,7 @@ std::vector<Range> bad_ranges(uint64_t n) {
       {UINT64_MAX, 0, "off UINT64_MAX, len 0"},
       {2, SIZE_MAX, "off + len wraps (2, SIZE_MAX)"},
       {UINT64_MAX - 1, 1, "off UINT64_MAX-1, len 1"},
-      {uint64_t(1) << 63, size_t(1) << 62, "both huge"},
+      {uint64_t(1) << 63, SIZE_MAX / 2 + 1, "both huge"},
   };
 }
 

@@ -304,7 +304,8 @@ TEST_CASE("mmapio_anon: views, atomics and pins work", "[mmapio_anon][anon]") {
   mmapio_unpin(&pin);
 }
 
-TEST_CASE("mmapio_anon: resize grows in place and keeps the bytes",
+TEST_CASE("mmapio_anon: resize keeps the bytes, in place where the default "
+          "reservation has room (64-bit)",
           "[mmapio_anon][anon][resize]") {
   MapPtr m = new_anon(kMiB);
   const std::string bytes = pattern_bytes(kMiB, 4);
@@ -312,8 +313,10 @@ TEST_CASE("mmapio_anon: resize grows in place and keeps the bytes",
   const void *base = mmapio_base(m.get());
   bool moved = true;
   REQUIRE_OK(mmapio_resize(m.get(), 64 * kMiB, &moved));
-  CHECK_FALSE(moved);
-  CHECK(mmapio_base(m.get()) == base);
+  if (mmapio_test_default_headroom()) {
+    CHECK_FALSE(moved);
+    CHECK(mmapio_base(m.get()) == base);
+  }
   CHECK(mmapio_len(m.get()) == 64 * kMiB);
   std::string got(kMiB, '\0');
   REQUIRE_OK(mmapio_read(m.get(), 0, &got[0], kMiB));

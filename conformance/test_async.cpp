@@ -24,10 +24,10 @@
 
 #ifdef MMAPIO_TEST_HAVE_LIBUV
 #include <uv.h>
+#endif
 
 using mmapio_test::fd_count;
 using mmapio_test::thread_count;
-#endif
 
 namespace {
 

@@ -529,11 +529,12 @@ TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
   Fixture f(0, MMAPIO_MODE_RO);
   const std::string big = f.td.path("big");
   mmapio_map *raw = nullptr;
-  REQUIRE_OK(mmapio_create(&raw, big.c_str(), uint64_t{1} << 32));
+  const uint64_t size = mmapio_test_big_file();
+  REQUIRE_OK(mmapio_create(&raw, big.c_str(), size));
   MapPtr m(raw);
-  const ChildOutcome r = run_in_child([&m](int &extra) {
+  const ChildOutcome r = run_in_child([&m, size](int &extra) {
     mmapio_chunks it;
-    if (mmapio_chunks_begin(&it, m.get(), size_t{1} << 31) != 0)
+    if (mmapio_chunks_begin(&it, m.get(), static_cast<size_t>(size / 2)) != 0)
       return 100;
     mmapio_views_test::limit_address_space(size_t{1} << 28);
     mmapio_owned_chunk o{};

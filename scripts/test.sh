@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: formatting and the API snapshot, then the suite
-# under gcc, ASan+UBSan, TSan, valgrind and a POSIX-only build, then the
-# perf gate's self-test and quick gate 1. CI runs exactly this (.ci/run).
+# under gcc, ASan+UBSan, TSan, valgrind, a POSIX-only build and a 32-bit
+# build, then the perf gate's self-test and quick gate 1. CI runs exactly
+# this (.ci/run).
 set -euo pipefail
 
 usage() {
@@ -16,6 +17,8 @@ Stages (each builds under build/<preset>/ and runs ctest there):
   tsan      clang TSan build, ctest                     (preset tsan)
   valgrind  memcheck over the Debug conformance binaries
   posix     POSIX-only build, ctest                     (preset posix)
+  m32       32-bit build (gcc -m32), ctest              (preset m32; x86-64
+            hosts with gcc-multilib; elsewhere SKIP, with the reason)
   gate      scripts/test_gate.sh --synthetic-only, scripts/main.sh --ci
 
   --quick       only the gcc and asan stages
@@ -23,8 +26,9 @@ Stages (each builds under build/<preset>/ and runs ctest there):
   -h, --help    this text
 
 Every stage runs even if an earlier one failed. The last line is
-"N passed, N failed" over the stages; the exit status is 0 only when no
-stage failed.
+"N passed, N failed, N skipped" over the stages (a stage that cannot run
+on this host says why and counts as skipped); the exit status is 0 only
+when no stage failed.
 EOF
 }
 
@@ -54,6 +58,11 @@ cd "$root"
 
 packages=(cmake make gcc g++ clang libclang-rt-14-dev binutils git
   catch2 libuv1-dev pkg-config valgrind clang-format abigail-tools python3)
+# The 32-bit stage builds with gcc -m32, which Debian ships for x86-64.
+arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+if [ "$arch" = amd64 ] || [ "$arch" = x86_64 ]; then
+  packages+=(gcc-multilib g++-multilib)
+fi
 if [ "$install" -eq 1 ]; then
   rc=0
   deps_ensure "${packages[@]}" || rc=$?
@@ -124,6 +133,14 @@ stage_valgrind() {
 }
 
 stage_posix() { build_and_test posix; }
+# SPEC: a 32-bit build (32-bit size_t, 64-bit offsets) passes the suite.
+stage_m32() {
+  if [ "$arch" != amd64 ] && [ "$arch" != x86_64 ]; then
+    echo "m32: SKIPPED: gcc -m32 is set up for x86-64 hosts only (this is $arch)"
+    return 77
+  fi
+  build_and_test m32
+}
 stage_api() { scripts/api_check.sh --no-install; }
 # The perf gate's own tests (it must fail a deliberately slowed run and
 # pass identical ones), then gate 1 in its quick CI mode.
@@ -132,7 +149,7 @@ stage_gate() {
   scripts/main.sh --ci
 }
 
-stages=(format api gcc asan tsan valgrind posix gate)
+stages=(format api gcc asan tsan valgrind posix m32 gate)
 if [ "$quick" -eq 1 ]; then
   stages=(gcc asan)
 fi
@@ -143,12 +160,14 @@ declare -A title=(
   [tsan]="clang TSan build + ctest"
   [valgrind]="valgrind memcheck of the conformance binaries"
   [posix]="POSIX-only build (Linux extensions compiled out) + ctest"
+  [m32]="32-bit build (gcc -m32, 64-bit offsets) + ctest"
   [api]="public API and ABI against the committed snapshot"
   [gate]="perf gate self-test and quick gate 1"
 )
 
 passed=0
 failed=0
+skipped=0
 summary=()
 i=0
 for s in "${stages[@]}"; do
@@ -161,14 +180,20 @@ for s in "${stages[@]}"; do
   if [ "$rc" -eq 0 ]; then
     passed=$((passed + 1))
     summary+=("PASS  $s (${secs}s)")
+  elif [ "$rc" -eq 77 ]; then # the stage cannot run here; it said why
+    skipped=$((skipped + 1))
+    summary+=("SKIP  $s (${secs}s)")
   else
     failed=$((failed + 1))
     summary+=("FAIL  $s (${secs}s, status $rc)")
   fi
-  echo "== $s: $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in ${secs}s"
+  verdict=FAILED
+  [ "$rc" -eq 0 ] && verdict=passed
+  [ "$rc" -eq 77 ] && verdict=skipped
+  echo "== $s: $verdict in ${secs}s"
 done
 
 banner "summary"
 printf '%s\n' "${summary[@]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
