@@ -529,10 +529,10 @@ TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
   Fixture f(0, MMAPIO_MODE_RO);
   const std::string big = f.td.path("big");
   mmapio_map *raw = nullptr;
-  const uint64_t size = mmapio_test_big_file();
+  constexpr uint64_t size = mmapio_test_big_file();
   REQUIRE_OK(mmapio_create(&raw, big.c_str(), size));
   MapPtr m(raw);
-  const ChildOutcome r = run_in_child([&m, size](int &extra) {
+  const ChildOutcome r = run_in_child([&m](int &extra) {
     mmapio_chunks it;
     if (mmapio_chunks_begin(&it, m.get(), static_cast<size_t>(size / 2)) != 0)
       return 100;

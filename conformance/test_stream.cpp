@@ -754,9 +754,9 @@ TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
           "[mmapio_read_bytes][errors][stream]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
-  const uint64_t size = mmapio_test_big_file() / 2;
+  constexpr uint64_t size = mmapio_test_big_file() / 2;
   MapPtr m = create_map(td.path("big"), size);
-  const ChildOutcome r = run_in_child([&m, size](int &extra) {
+  const ChildOutcome r = run_in_child([&m](int &extra) {
     if (!mmapio_views_test::limit_address_space(size_t{1} << 28))
       return 100;
     void *p = const_cast<char *>(kBadText);
