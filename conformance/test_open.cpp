@@ -730,6 +730,58 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when creating above "
   close_unless_sentinel(m);
 }
 
+TEST_CASE("mmapio_open, mmapio_create: the handle's descriptor is blocking "
+          "(O_NONBLOCK only guards the open against FIFOs)",
+          "[mmapio_open][mmapio_create][open]") {
+  TempDir d;
+  const std::string p = d.path("f");
+  MapPtr w = create_map(p, mmapio_page_size());
+  CHECK((::fcntl(mmapio_fd(w.get()), F_GETFL) & O_NONBLOCK) == 0);
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW, MMAPIO_MODE_RW);
+  CAPTURE(mode);
+  MapPtr m = open_map(p, mode);
+  CHECK((::fcntl(mmapio_fd(m.get()), F_GETFL) & O_NONBLOCK) == 0);
+}
+
+TEST_CASE("mmapio_open: files past 2 GiB use 64-bit offsets, and above "
+          "mmapio_max_size() they are refused with their size",
+          "[mmapio_open][errors][open][sparse]") {
+  // 3 GiB, sparse, with one byte written near the end. A 32-bit build
+  // with a 32-bit off_t could not even open it (EOVERFLOW from open).
+  TempDir d;
+  const std::string p = d.path("big");
+  const uint64_t size = uint64_t{3} << 30;
+  {
+    const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    const bool sized = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
+    const bool wrote = ::pwrite(fd, "z", 1, static_cast<off_t>(size - 10)) == 1;
+    ::close(fd);
+    if (!sized)
+      MMAPIO_SKIP("the file system refuses a 3 GiB sparse file");
+    REQUIRE(wrote);
+  }
+  mmapio_map *m = map_sentinel();
+  const int rc = mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO);
+  if (size <= mmapio_max_size()) {
+    REQUIRE_OK(rc);
+    MapPtr h(m);
+    CHECK(mmapio_len(h.get()) == size);
+    char c = 0;
+    REQUIRE_OK(mmapio_read(h.get(), size - 10, &c, 1));
+    CHECK(c == 'z');
+  } else {
+    CHECK_CODE(rc, MMAPIO_E_IO);
+    CHECK(m == map_sentinel());
+    const mmapio_error *e = mmapio_last_error();
+    CHECK(e->os_errno == EOVERFLOW);
+    CHECK(e->syscall == nullptr); // the library's own size check
+    CHECK(std::string(e->message).find(std::to_string(size)) !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when opening a zero-length file RW "
           "or COW",
           "[mmapio_open_ex][errors][open]") {

@@ -68,7 +68,7 @@ int create_with(Creator c, mmapio_map **out, const std::string &p,
 // 1 TiB file at p: the filesystem refuses the size, or ThreadSanitizer's
 // shadow leaves no 1 TiB hole of address space to reserve.
 bool tib_unavailable(int rc, const std::string &p) {
-  if (rc != 0 && kTiB > mmapio_max_size()) {
+  if (rc == MMAPIO_E_RESIZE_FAILED && kTiB > mmapio_max_size()) {
     WARN("SKIPPED: this build maps at most " << mmapio_max_size()
                                              << " bytes (a 32-bit address "
                                                 "space), less than 1 TiB ("

@@ -32,10 +32,12 @@
 #include <atomic>
 #define MMAPIO_ATOMIC_(T) std::atomic<T>
 #define MMAPIO_LOAD_(p, order) ((p)->load(std::memory_order_##order))
+#define MMAPIO_ALIGN8_ alignas(8)
 #else
 #include <stdatomic.h>
 #define MMAPIO_ATOMIC_(T) _Atomic(T)
 #define MMAPIO_LOAD_(p, order) atomic_load_explicit((p), memory_order_##order)
+#define MMAPIO_ALIGN8_ _Alignas(8)
 #endif
 
 #ifdef __cplusplus
@@ -387,10 +389,25 @@ MMAPIO_API int mmapio_unmap(mmapio_map *m, int *out_fd);
  */
 typedef struct mmapio_map_head_ {
   MMAPIO_ATOMIC_(unsigned char *) base_; /* the live mapping */
-  MMAPIO_ATOMIC_(uint64_t) len_;         /* its length */
-  int mode_;                             /* mmapio_mode, fixed at open */
-  MMAPIO_ATOMIC_(bool) guarded_;         /* mmapio_set_guard is on */
+  /* Explicitly 8-aligned: gcc before 11 aligned an _Atomic uint64_t
+   * member to 4 on i386, and the layout must not depend on the compiler
+   * (asserted below). */
+  MMAPIO_ALIGN8_ MMAPIO_ATOMIC_(uint64_t) len_; /* its length */
+  int mode_;                                    /* mmapio_mode, fixed at open */
+  MMAPIO_ATOMIC_(bool) guarded_;                /* mmapio_set_guard is on */
 } mmapio_map_head_;
+
+#ifdef __cplusplus
+static_assert(offsetof(mmapio_map_head_, len_) == 8 &&
+                  offsetof(mmapio_map_head_, mode_) == 16 &&
+                  sizeof(mmapio_map_head_) == 24,
+              "the handle head has one layout in C and C++, 32- and 64-bit");
+#else
+_Static_assert(offsetof(mmapio_map_head_, len_) == 8 &&
+                   offsetof(mmapio_map_head_, mode_) == 16 &&
+                   sizeof(mmapio_map_head_) == 24,
+               "the handle head has one layout in C and C++, 32- and 64-bit");
+#endif
 
 /* How the snapshot below orders its two loads. On x86 the processor
  * keeps every load after the loads before it (TSO), and the compiler
@@ -529,15 +546,12 @@ static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
   return 0;
 }
 
-/* Private: mmapio_read when a check fails or the guard is on (the whole
- * call, checks included); do not call it yourself. */
-MMAPIO_API int mmapio_read_slow_(const mmapio_map *m, uint64_t off, void *buf,
-                                 size_t len);
-
 /**
- * Copies [off, off+len) out of the mapping into buf (read_into). Inline:
- * the checks of mmapio_view, then memcpy; a function call only when a
- * check fails or the guard is on.
+ * Copies [off, off+len) out of the mapping into buf (read_into). A macro
+ * below makes a call of mmapio_read inline: the checks of mmapio_view,
+ * then memcpy, and the exported function only when a check fails or the
+ * guard is on. (mmapio_read)(...), &mmapio_read and bindings that look
+ * the symbol up reach the exported function, which behaves the same.
  *
  * Returns: 0.
  * Errors:
@@ -546,17 +560,22 @@ MMAPIO_API int mmapio_read_slow_(const mmapio_map *m, uint64_t off, void *buf,
  *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
  *    truncated under the range (SIGBUS); buf may be partly written.
  */
-static inline int mmapio_read(const mmapio_map *m, uint64_t off, void *buf,
-                              size_t len) {
+MMAPIO_API int mmapio_read(const mmapio_map *m, uint64_t off, void *buf,
+                           size_t len);
+
+/* Private: the inline mmapio_read; do not call it yourself. */
+static inline int mmapio_read_inline_(const mmapio_map *m, uint64_t off,
+                                      void *buf, size_t len) {
   unsigned char *p;
   if ((buf == NULL && len > 0) || !mmapio_addr_(m, false, off, len, 1, &p) ||
       MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
                    relaxed))
-    return mmapio_read_slow_(m, off, buf, len);
+    return (mmapio_read)(m, off, buf, len);
   if (len > 0)
     memcpy(buf, p, len);
   return 0;
 }
+#define mmapio_read(m, off, buf, len) mmapio_read_inline_(m, off, buf, len)
 
 /**
  * Copies len bytes from src into the mapping at off (update_region);

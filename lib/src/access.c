@@ -33,8 +33,8 @@ int mmapio_view_fail_(const char *fn, const mmapio_map *m, uint64_t off,
   return mmi_fail_bounds(fn, off, count * width, mmapio_len(m));
 }
 
-int mmapio_read_slow_(const mmapio_map *m, uint64_t off, void *buf,
-                      size_t len) {
+/* The exported function; callers of the header get the inline one. */
+int(mmapio_read)(const mmapio_map *m, uint64_t off, void *buf, size_t len) {
   if (MMI_UNLIKELY(m == NULL || (buf == NULL && len > 0)))
     return fail_null("mmapio_read");
   uint64_t size;

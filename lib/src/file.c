@@ -63,11 +63,8 @@ int mmi_open_file(const char *fn, const char *path, int flags, unsigned perm,
     close(fd);
     return mmi_fail_not_regular(fn, path, st->st_mode);
   }
-  /* O_NONBLOCK only guarded the open against FIFOs; drop it. F_SETFL
-   * ignores the access mode and creation flags in its argument, so the
-   * open's own flags without O_NONBLOCK are the status flags wanted (no
-   * F_GETFL round trip). */
-  fcntl(fd, F_SETFL, all & ~O_NONBLOCK);
+  /* O_NONBLOCK only guarded the open against FIFOs; drop it. */
+  mmi_clear_nonblock(fd, all);
   return fd;
 }
 

@@ -82,7 +82,8 @@ static int map_zeros(unsigned char *at, size_t len) {
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
                       size_t reserve) {
   unsigned char *base = NULL;
-  if (mapped > 0 && reserve == mapped) {
+  if (mapped > 0 && reserve == mapped &&
+      (mapped < MMI_HUGE_ALIGN || mmi_kernel_aligns(mapped))) {
     /* No room beyond the file: the file's own mapping is the whole
      * reservation, one system call, when the kernel places it on a
      * huge-page boundary (or it is too small to care). */
@@ -96,6 +97,8 @@ int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
     }
     munmap(base, mapped);
   }
+  /* A whole number of huge pages, so that the kernel can align it. */
+  reserve = mmi_round_huge(reserve);
   base = mmi_reserve_at(NULL, reserve);
   if (base == NULL)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",

@@ -20,6 +20,11 @@ extern "C" {
 
 /* Flags every open() of the library adds: close-on-exec, non-blocking. */
 int mmi_open_flags(void);
+/* Clears O_NONBLOCK on fd, opened with open_flags. On Linux one F_SETFL
+ * of the open's own flags (it ignores the access mode and creation flags,
+ * and changes no other flag the open set); elsewhere F_GETFL first, since
+ * some systems let F_SETFL change flags such as O_LARGEFILE. */
+void mmi_clear_nonblock(int fd, int open_flags);
 /* Flags a create adds to its open(): O_TRUNC where open() truncates
  * regular files only and ignores it on FIFOs and devices (Linux), else 0
  * (the caller then empties the file once it has seen it is regular). */
@@ -35,6 +40,14 @@ void *mmi_reserve_at(void *addr, size_t len);
 #define MMI_HUGE_ALIGN ((size_t)2 << 20)
 /* True when p is on such a boundary. */
 bool mmi_huge_aligned(const void *p);
+/* True when the kernel itself places a mapping of len bytes (chosen
+ * address) on such a boundary: Linux does for lengths that are multiples
+ * of 2 MiB, in 64-bit processes only. A guess either way is safe: the
+ * callers check the address they get. */
+bool mmi_kernel_aligns(size_t len);
+/* len rounded up to a multiple of MMI_HUGE_ALIGN when it is at least
+ * that large (so that mmi_kernel_aligns can hold), else len. */
+size_t mmi_round_huge(size_t len);
 /* An unnamed file in dir (O_TMPFILE); -1 and errno (EOPNOTSUPP where the
  * platform has none). */
 int mmi_open_tmpfile(const char *dir, unsigned perm);

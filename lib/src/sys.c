@@ -13,6 +13,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Files past 2 GiB must work in 32-bit builds too (the build defines
+ * _FILE_OFFSET_BITS=64). */
+_Static_assert(sizeof(off_t) == 8, "mmapio needs a 64-bit off_t");
+
 static int real_fallocate(int fd, off_t off, off_t len) {
   return posix_fallocate(fd, off, len);
 }
@@ -35,6 +39,17 @@ int mmi_open_flags(void) {
 
 int mmi_create_flags(void) { return MMI_LINUX ? O_TRUNC : 0; }
 
+void mmi_clear_nonblock(int fd, int open_flags) {
+#if MMI_LINUX
+  (void)fcntl(fd, F_SETFL, open_flags & ~O_NONBLOCK);
+#else
+  (void)open_flags;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0)
+    (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+#endif
+}
+
 int mmi_map_noreserve(void) {
 #ifdef MAP_NORESERVE
   return MAP_NORESERVE;
@@ -47,14 +62,27 @@ bool mmi_huge_aligned(const void *p) {
   return ((uintptr_t)p & (MMI_HUGE_ALIGN - 1)) == 0;
 }
 
+bool mmi_kernel_aligns(size_t len) {
+  return MMI_LINUX && sizeof(void *) >= 8 && len % MMI_HUGE_ALIGN == 0;
+}
+
+size_t mmi_round_huge(size_t len) {
+  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN)
+    return len;
+  return (len + MMI_HUGE_ALIGN - 1) & ~(MMI_HUGE_ALIGN - 1);
+}
+
 static void *reserve_aligned(size_t len, int flags) {
-  /* Linux 6.7 and later align large anonymous mappings themselves: then
-   * the first try is the answer. Otherwise over-reserve and trim. */
-  void *first = mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
-  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN ||
-      first == MAP_FAILED || mmi_huge_aligned(first))
-    return first;
-  munmap(first, len);
+  if (len < MMI_HUGE_ALIGN || len > SIZE_MAX - MMI_HUGE_ALIGN)
+    return mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+  /* Where the kernel aligns the mapping itself, the first try is the
+   * answer; otherwise over-reserve and trim. */
+  if (mmi_kernel_aligns(len)) {
+    void *first = mmi_sys.mmap(NULL, len, PROT_NONE, flags, -1, 0);
+    if (first == MAP_FAILED || mmi_huge_aligned(first))
+      return first;
+    munmap(first, len);
+  }
   unsigned char *p =
       mmi_sys.mmap(NULL, len + MMI_HUGE_ALIGN, PROT_NONE, flags, -1, 0);
   if (p == MAP_FAILED)
