@@ -574,4 +574,16 @@ bool poll_until(Pred pred, unsigned period_ms, unsigned periods = 1000) {
   return pred();
 }
 
+// True when no pin or other reference but the caller's is alive: unmap
+// succeeds only then. Consumes the handle (and closes its descriptor)
+// when it succeeds.
+inline bool only_reference_left(MapPtr &m) {
+  int fd = -1;
+  if (mmapio_unmap(m.get(), &fd) != 0)
+    return false;
+  m.release();
+  ::close(fd);
+  return true;
+}
+
 #endif

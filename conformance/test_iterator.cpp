@@ -39,17 +39,6 @@ struct Fixture {
   }
 };
 
-// True when no pin or other reference but the caller's is alive: unmap
-// succeeds only then. Consumes the handle when it succeeds.
-bool only_reference_left(MapPtr &m) {
-  int fd = -1;
-  if (mmapio_unmap(m.get(), &fd) != 0)
-    return false;
-  m.release();
-  ::close(fd);
-  return true;
-}
-
 // Walks it to the end; checks every chunk against bytes and the mapping.
 void check_walk(mmapio_chunks &it, mmapio_map *m, const std::string &bytes,
                 size_t chunk) {

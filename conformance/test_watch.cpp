@@ -627,16 +627,7 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
   CHECK(poll_until([&] { return thread_count() == threads; }, 10, 3000));
   CHECK(s.calls.load() == 1);
   // And it dropped its reference on the handle.
-  CHECK(poll_until(
-      [&] {
-        int fd = -1;
-        if (mmapio_unmap(m.get(), &fd) != 0)
-          return false;
-        m.release();
-        ::close(fd);
-        return true;
-      },
-      10, 3000));
+  CHECK(poll_until([&] { return only_reference_left(m); }, 10, 3000));
 }
 
 TEST_CASE("watch: closing the handle while watching is allowed, the watch "

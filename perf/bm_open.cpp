@@ -171,23 +171,6 @@ void read_into(benchmark::State &st, Impl impl, int kind) {
 
 } // namespace
 
-static void register_read_into(const Sizes &lens) {
-  const struct {
-    const char *name;
-    Impl impl;
-    int kind;
-  } ri[] = {{"BM_read_into_floor", Impl::Floor, 0},
-            {"BM_read_into_floor_pread", Impl::Floor, 1},
-            {"BM_read_into_mmapio", Impl::Mmapio, 2},
-            {"BM_read_into_boost", Impl::Boost, 0},
-            {"BM_read_into_glib", Impl::Glib, 0}};
-  for (const auto &r : ri) {
-    auto *b = benchmark::RegisterBenchmark(r.name, read_into, r.impl, r.kind);
-    for (int64_t z : lens)
-      b->Arg(z);
-  }
-}
-
 void register_open() {
   for (Impl impl : {Impl::Floor, Impl::Mmapio}) {
     auto *b = benchmark::RegisterBenchmark(
@@ -216,7 +199,8 @@ void register_open() {
 #else
   api_missing("advise");
 #endif
-  register_read_into({4 * KiB, 64 * KiB, 1 * MiB});
+  register_read_into_rows("read_into", read_into, {4 * KiB, 64 * KiB, 1 * MiB},
+                          1);
 }
 
 } // namespace mperf

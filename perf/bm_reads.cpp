@@ -202,8 +202,8 @@ const Impl kAll[] = {Impl::Floor, Impl::Mmapio, Impl::Boost, Impl::Glib};
 
 } // namespace
 
-// The five rows of a read_into workload op: the floor's memcpy (kind 0)
-// and pread (1), the library (2), and the peers copying out with memcpy.
+// The floor's memcpy (kind 0) and pread (1), the library (2), and the
+// peers copying out with memcpy.
 void register_read_into_rows(const std::string &op,
                              void (*fn)(benchmark::State &, Impl, int),
                              const Sizes &sizes, int threads) {

@@ -53,6 +53,13 @@ Source *shared_open(benchmark::State &st, Impl impl, const std::string &path,
                     bool writable = false, bool warm = true);
 void shared_close(benchmark::State &st);
 
+// The five rows of a read_into op (BM_<op>_floor, _floor_pread, _mmapio,
+// _boost, _glib); fn's int is 0 memcpy, 1 pread, 2 mmapio_read
+// (bm_reads.cpp; group 6 uses it too).
+void register_read_into_rows(const std::string &op,
+                             void (*fn)(benchmark::State &, Impl, int),
+                             const Sizes &sizes, int threads);
+
 } // namespace mperf
 
 #endif

@@ -3,6 +3,7 @@
  * #if that selects a Linux extension or its POSIX fallback. Logic in
  * other files calls these functions and never tests the platform.
  */
+#include "mmapio.h"
 #include "platform.h"
 #include "sys.h"
 
@@ -231,15 +232,8 @@ int mmi_file_dirty(int fd) {
   return -1;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define MMI_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMI_TSAN 1
-#endif
-#endif
-
-#ifdef MMI_TSAN
+/* MMAPIO_TSAN_: the public header's ThreadSanitizer test. */
+#ifdef MMAPIO_TSAN_
 void __tsan_ignore_thread_begin(void);
 void __tsan_ignore_thread_end(void);
 void mmi_remap_begin(void) { __tsan_ignore_thread_begin(); }
