@@ -2,7 +2,7 @@
 //
 // Stable interface (other test files rely on it):
 //   TempDir            RAII temp directory: path(name), dir()
-//   write_bytes, read_bytes, stat_of
+//   write_bytes, read_bytes, stat_of, dir_listing
 //   CHECK_OK / REQUIRE_OK        expression must return 0; on failure the
 //                                code's name and last_error message print
 //   CHECK_CODE / REQUIRE_CODE    expression must return a given code
@@ -22,6 +22,7 @@
 
 #include "mmapio.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -34,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/resource.h>
@@ -140,6 +142,23 @@ inline struct stat stat_of(const std::string &p) {
   if (::stat(p.c_str(), &st) != 0)
     throw std::runtime_error("stat(" + p + "): " + std::strerror(errno));
   return st;
+}
+
+/** The names in dir (without "." and ".."), sorted; empty if it cannot
+ *  be read. */
+inline std::vector<std::string> dir_listing(const std::string &dir) {
+  std::vector<std::string> out;
+  DIR *dp = ::opendir(dir.c_str());
+  if (dp == nullptr)
+    return out;
+  while (const struct dirent *e = ::readdir(dp)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..")
+      out.push_back(n);
+  }
+  ::closedir(dp);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 /** True when something (anything, even a dangling symlink) is at p. */

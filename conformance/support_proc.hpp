@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <dirent.h>
 #include <sys/wait.h>
@@ -238,6 +239,65 @@ inline size_t smaps_dirty_bytes(const void *addr, size_t len) {
   if (!any_vma)
     return SIZE_MAX;
   return kb * 1024;
+}
+
+// Pages of the file behind fd in [off, off+len) that the page cache holds
+// dirty or under writeback, from cachestat(2) (Linux 6.5+); -1 where the
+// kernel has no cachestat (ENOSYS) or refuses it.
+inline long cachestat_dirty_pages(int fd, uint64_t off, uint64_t len) {
+#ifdef __linux__
+  struct {
+    uint64_t off, len;
+  } range = {off, len};
+  struct {
+    uint64_t cache, dirty, writeback, evicted, recently_evicted;
+  } cs;
+  if (len > 0 && syscall(451 /* cachestat */, fd, &range, &cs, 0) == 0)
+    return static_cast<long>(cs.dirty + cs.writeback);
+#else
+  (void)fd;
+  (void)off;
+  (void)len;
+#endif
+  return -1;
+}
+
+// Dirty bytes of the file behind fd in [off, off+len) by the kernel's own
+// accounting without cachestat: a fresh read-only shared mapping, every
+// page read (so each is mapped), then /proc/self/smaps, which counts a
+// mapped page whose page-cache page is dirty as dirty even though this
+// mapping never wrote it. off is page-aligned. SIZE_MAX when that cannot
+// be done.
+inline size_t smaps_file_dirty_bytes(int fd, uint64_t off, size_t len) {
+  if (len == 0)
+    return 0;
+  void *p =
+      mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(off));
+  if (p == MAP_FAILED)
+    return SIZE_MAX;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (size_t i = 0; i < len; i += page)
+    (void)static_cast<volatile const unsigned char *>(p)[i];
+  size_t dirty = smaps_dirty_bytes(p, len);
+  munmap(p, len);
+  return dirty;
+}
+
+// Records a figure of this run (one line) as <dir>/name.txt for the test
+// command's summary (scripts/figures.sh), where <dir> is
+// $MMAPIO_FIGURES_DIR, else $MMAPIO_TEST_DIR/figures; nothing when neither
+// is set.
+inline void write_figure(const std::string &name, const std::string &line) {
+  const char *env = std::getenv("MMAPIO_FIGURES_DIR");
+  std::string dir = env != nullptr ? env : "";
+  const char *tests = std::getenv("MMAPIO_TEST_DIR");
+  if (dir.empty() && tests != nullptr && *tests != '\0')
+    dir = std::string(tests) + "/figures";
+  if (dir.empty())
+    return;
+  ::mkdir(dir.c_str(), 0755);
+  std::ofstream out(dir + "/" + name + ".txt");
+  out << line << "\n";
 }
 
 // ------------------------------------------------------------------

@@ -14,21 +14,6 @@ namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 555, 21);
 
-std::vector<std::string> listing(const std::string &dir) {
-  std::vector<std::string> out;
-  DIR *dp = ::opendir(dir.c_str());
-  if (dp == nullptr)
-    return out;
-  while (struct dirent *e = ::readdir(dp)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..")
-      out.push_back(n);
-  }
-  ::closedir(dp);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 class UmaskGuard {
 public:
   explicit UmaskGuard(mode_t m) : old_(::umask(m)) {}
@@ -266,7 +251,7 @@ TEST_CASE("mmapio_copy_file: copies content and permission bits",
   CHECK((stat_of(dst).st_mode & 07777) == perm);
   CHECK(S_ISREG(stat_of(dst).st_mode));
   CHECK_BYTES(read_bytes(src), kContent);
-  CHECK(listing(d.dir()) == std::vector<std::string>{"dst", "src"});
+  CHECK(dir_listing(d.dir()) == std::vector<std::string>{"dst", "src"});
 }
 
 TEST_CASE("mmapio_copy_file: an empty source gives an empty copy",
@@ -304,7 +289,7 @@ TEST_CASE("mmapio_copy_file: an existing dst is replaced atomically",
   CHECK(st.st_size == static_cast<off_t>(old.size()));
   ::close(old_fd);
   // No temporary file left behind.
-  CHECK(listing(d.dir()) ==
+  CHECK(dir_listing(d.dir()) ==
         (std::vector<std::string>{"dst", "dst.link", "src"}));
 }
 
@@ -344,7 +329,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src or dst is NULL",
   CHECK_CODE(mmapio_copy_file(d.path("src").c_str(), nullptr),
              MMAPIO_E_INVALID_ARGUMENT);
   CHECK_CODE(mmapio_copy_file(nullptr, nullptr), MMAPIO_E_INVALID_ARGUMENT);
-  CHECK(listing(d.dir()) == std::vector<std::string>{"src"});
+  CHECK(dir_listing(d.dir()) == std::vector<std::string>{"src"});
 }
 
 TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
@@ -367,14 +352,14 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
   }
   const std::string dst = d.path("dst");
   write_bytes(dst, kContent);
-  const std::vector<std::string> before = listing(d.dir());
+  const std::vector<std::string> before = dir_listing(d.dir());
   const ChildOutcome r =
       in_child([&] { return mmapio_copy_file(src.c_str(), dst.c_str()); });
   INFO(src << ": " << r.describe());
   REQUIRE(r.reported);
   CHECK(r.rc == MMAPIO_E_INVALID_ARGUMENT);
   CHECK_BYTES(read_bytes(dst), kContent);
-  CHECK(listing(d.dir()) == before);
+  CHECK(dir_listing(d.dir()) == before);
 }
 
 TEST_CASE("mmapio_copy_file: IO when src cannot be read",
@@ -394,7 +379,7 @@ TEST_CASE("mmapio_copy_file: IO when src cannot be read",
     CHECK(mmapio_last_error()->os_errno == ENOTDIR);
   }
   CHECK_BYTES(read_bytes(dst), kContent);
-  CHECK(listing(d.dir()) == (std::vector<std::string>{"dst", "file"}));
+  CHECK(dir_listing(d.dir()) == (std::vector<std::string>{"dst", "file"}));
 }
 
 TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
@@ -406,7 +391,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
     CHECK_CODE(mmapio_copy_file(src.c_str(), d.path("nodir/dst").c_str()),
                MMAPIO_E_IO);
     CHECK(mmapio_last_error()->os_errno == ENOENT);
-    CHECK(listing(d.dir()) == std::vector<std::string>{"src"});
+    CHECK(dir_listing(d.dir()) == std::vector<std::string>{"src"});
   }
   SECTION("dst is a non-empty directory") {
     REQUIRE(::mkdir(d.path("dstdir").c_str(), 0755) == 0);
@@ -414,7 +399,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
     CHECK_CODE(mmapio_copy_file(src.c_str(), d.path("dstdir").c_str()),
                MMAPIO_E_IO);
     CHECK_BYTES(read_bytes(d.path("dstdir/keep")), "keep");
-    CHECK(listing(d.dir()) == (std::vector<std::string>{"dstdir", "src"}));
+    CHECK(dir_listing(d.dir()) == (std::vector<std::string>{"dstdir", "src"}));
   }
   SECTION("writing the copy fails midway (EFBIG): dst unchanged") {
     // RLIMIT_FSIZE below the source's size, in a child.
@@ -435,7 +420,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
     CHECK(r.rc == MMAPIO_E_IO);
     CHECK(r.os_errno == EFBIG);
     CHECK_BYTES(read_bytes(dst), kContent);
-    CHECK(listing(d.dir()) == (std::vector<std::string>{"dst", "src"}));
+    CHECK(dir_listing(d.dir()) == (std::vector<std::string>{"dst", "src"}));
   }
   CHECK(stat_of(src).st_size > 0);
 }
@@ -458,7 +443,7 @@ TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
   REQUIRE_OK(mmapio_view(m, 0, kContent.size(), &v));
   CHECK_BYTES(std::string(static_cast<const char *>(v), kContent.size()),
               kContent);
-  CHECK(listing(d.dir()).empty());
+  CHECK(dir_listing(d.dir()).empty());
 }
 
 TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
@@ -482,14 +467,14 @@ TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
       WARN("character device case skipped: mknod failed: "
            << std::strerror(errno));
     for (const std::string &t : targets) {
-      const std::vector<std::string> before = listing(d.dir());
+      const std::vector<std::string> before = dir_listing(d.dir());
       const ChildOutcome r =
           in_child([&] { return mmapio_delete_file(t.c_str()); });
       INFO(t << ": " << r.describe());
       REQUIRE(r.reported);
       CHECK(r.rc == MMAPIO_E_INVALID_ARGUMENT);
       CHECK(path_exists(t));
-      CHECK(listing(d.dir()) == before);
+      CHECK(dir_listing(d.dir()) == before);
     }
     CHECK_BYTES(read_bytes(d.path("dir/keep")), "keep");
   }

@@ -742,6 +742,14 @@ TEST_CASE("mmapio_open, mmapio_create: the handle's descriptor is blocking "
   CAPTURE(mode);
   MapPtr m = open_map(p, mode);
   CHECK((::fcntl(mmapio_fd(m.get()), F_GETFL) & O_NONBLOCK) == 0);
+  // The same for the descriptor mmapio_unmap hands back, untouched by
+  // mmapio_fd before.
+  mmapio_map *u = nullptr;
+  REQUIRE_OK(mmapio_open(&u, p.c_str(), mode));
+  int fd = -1;
+  REQUIRE_OK(mmapio_unmap(u, &fd));
+  CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
+  ::close(fd);
 }
 
 TEST_CASE("mmapio_open: files past 2 GiB use 64-bit offsets, and above "

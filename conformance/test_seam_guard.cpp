@@ -1,8 +1,9 @@
-// mmapio_set_guard's IO error, through the system-call seam.
+// mmapio_set_guard's IO error, through the system-call table. The child
+// replaces the entry with the table's C interface (a child reports
+// through its exit status; no Catch2 there).
 #include "support.hpp"
 #include "support_proc.hpp"
-
-#include "sys.h"
+#include "support_seam.hpp"
 
 namespace {
 int failing_sigaction(int, const struct sigaction *, struct sigaction *) {
@@ -15,7 +16,9 @@ MMAPIO_CHILD(guard_sigaction_fails) {
   mmapio_map *m = nullptr;
   if (mmapio_create(&m, argv[0], 4096) != 0)
     return 10;
-  mmi_sys.sigaction = failing_sigaction;
+  if (mmi_sys_set("sigaction",
+                  reinterpret_cast<mmi_sys_fn>(failing_sigaction)) != 0)
+    return 13;
   int rc = mmapio_set_guard(m, true);
   mmi_sys_reset();
   if (rc != MMAPIO_E_IO || mmapio_last_error()->os_errno != EINVAL)

@@ -1,9 +1,9 @@
 // View functions whose documented errors need a failing system call:
 // linked to the static library (mmapio_seam_tests). Every test that
-// touches mmi_sys holds a SeamGuard, which restores the real calls.
+// touches the system-call table holds a SysGuard, which restores the real
+// calls.
 #include "support.hpp"
-
-#include "sys.h"
+#include "support_seam.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -15,13 +15,6 @@
 namespace {
 
 const uint64_t kPage = mmapio_page_size();
-
-struct SeamGuard {
-  SeamGuard() = default;
-  SeamGuard(const SeamGuard &) = delete;
-  SeamGuard &operator=(const SeamGuard &) = delete;
-  ~SeamGuard() { mmi_sys_reset(); }
-};
 
 int msync_calls = 0;
 
@@ -57,9 +50,9 @@ TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
   mmapio_segment *raw = nullptr;
   REQUIRE_OK(mmapio_segment_create(&raw, m.get(), kPage, kPage, 0));
   std::unique_ptr<mmapio_segment, SegmentReleaser> s(raw);
-  SeamGuard guard;
+  mmapio_test::SysGuard guard;
   msync_calls = 0;
-  mmi_sys.msync = failing_msync;
+  guard.set("msync", failing_msync);
   CHECK_CODE(mmapio_segment_write(s.get(), 4, "data", 4),
              MMAPIO_E_FLUSH_FAILED);
   CHECK(msync_calls == 1);
@@ -82,8 +75,8 @@ TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
     return;
   }
   REQUIRE_OK(rc);
-  SeamGuard guard;
-  mmi_sys.msync = failing_msync;
+  mmapio_test::SysGuard guard;
+  guard.set("msync", failing_msync);
   REQUIRE(std::fputs("abc", f) >= 0);
   errno = 0;
   CHECK(std::fflush(f) == EOF);

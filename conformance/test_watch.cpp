@@ -484,6 +484,27 @@ TEST_CASE("watch: removing the file's last name is REMOVED",
   CHECK_OK(mmapio_read(m.get(), 0, &c, 1));
 }
 
+TEST_CASE("watch: an unlink handled after a write's event is still REMOVED",
+          "[mmapio_watch_start][watch]") {
+  TempDir td;
+  const std::string p = td.path("f");
+  MapPtr m = create_map(p, kPage);
+  Events ev;
+  ev.hold(); // the first callback waits: what follows queues up behind it
+  START_WATCH_OR_SKIP(w, m.get(), ev);
+  REQUIRE(::chmod(p.c_str(), 0600) == 0);
+  REQUIRE(ev.wait_kind(MMAPIO_WATCH_METADATA));
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  CHECK(::pwrite(fd, "news", 4, 100) == 4);
+  ::close(fd);
+  REQUIRE(::unlink(p.c_str()) == 0);
+  ev.release(); // the write's event is handled after the unlink happened
+  CHECK(ev.wait_kind(MMAPIO_WATCH_REMOVED));
+  INFO(describe(ev.events()));
+  CHECK(has_kind(ev.events(), MMAPIO_WATCH_MODIFIED));
+}
+
 TEST_CASE("watch: a second name does not make unlinking the first REMOVED",
           "[mmapio_watch_start][watch]") {
   TempDir td;

@@ -20,6 +20,11 @@ static inline uint64_t fz_take(fz_input *in, unsigned bytes) {
   return v;
 }
 
+/* One byte as a choice among n (n <= 256). */
+static inline unsigned fz_pick(fz_input *in, unsigned n) {
+  return (unsigned)(fz_take(in, 1) % n);
+}
+
 /* A value in [0, bound], biased towards the edges that bounds checks get
  * wrong: 0, bound, bound +- 1, and values near UINT64_MAX. */
 static inline uint64_t fz_edgy(fz_input *in, uint64_t bound) {

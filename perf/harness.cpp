@@ -391,6 +391,8 @@ int main(int argc, char **argv) {
   benchmark::AddCustomContext("mmapio_group", g_opts.group);
   benchmark::AddCustomContext("mmapio_quick", g_opts.quick ? "1" : "0");
   benchmark::AddCustomContext("mmapio_slowed", MMAPIO_PERF_SLOWED ? "1" : "0");
+  benchmark::AddCustomContext("mmapio_slowdown",
+                              std::to_string(MMAPIO_PERF_SLOWDOWN_PERMILLE));
   benchmark::AddCustomContext("mmapio_apis_missing", missing);
   benchmark::AddCustomContext("mmapio_data_dir", g_opts.dir);
   benchmark::AddCustomContext("mmapio_data_fs", fs_name(g_opts.dir));

@@ -44,6 +44,12 @@
 #ifndef MMAPIO_PERF_SLOWED
 #define MMAPIO_PERF_SLOWED 0
 #endif
+// The gate's power test (scripts/test_gate.sh --power) builds the harness
+// with the library's chunk walk doing PERMILLE / 1000 of its work (target
+// mmapio_perf_power); 0 otherwise.
+#ifndef MMAPIO_PERF_SLOWDOWN_PERMILLE
+#define MMAPIO_PERF_SLOWDOWN_PERMILLE 0
+#endif
 
 namespace mperf {
 

@@ -17,12 +17,17 @@ Exits 0 when everything is installed.
 EOF
 }
 
-# Prints the packages among "$@" that dpkg does not report as installed.
+# Prints the packages among "$@" that dpkg does not report as installed
+# for this machine's architecture (or as architecture-independent).
+# A package may be installed for several architectures at once (a cross
+# build installs foreign -dev packages), and dpkg-query then prints one
+# line per instance; only a native or "all" instance counts.
 deps_missing() {
-  local pkg status
+  local pkg native
+  native=$(dpkg --print-architecture 2>/dev/null || echo unknown)
   for pkg in "$@"; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    if [ "$status" != "install ok installed" ]; then
+    if ! dpkg-query -W -f='${Status}|${Architecture}\n' "$pkg" 2>/dev/null |
+      grep -qxE "install ok installed\|($native|all)"; then
       printf '%s\n' "$pkg"
     fi
   done

@@ -10,8 +10,8 @@ usage: scripts/format.sh --check | --fix [FILE...]
   --fix    rewrite them in place
 
 Without FILE arguments: every *.c *.h *.cpp *.hpp under lib/ conformance/
-perf/ fuzz/ that git tracks or that is untracked but not ignored. The style
-is .clang-format at the repository root; CLANG_FORMAT overrides the
+perf/ fuzz/ examples/ that git tracks or that is untracked but not ignored.
+The style is .clang-format at the repository root; CLANG_FORMAT overrides the
 clang-format binary (default: clang-format, version 14 on Debian 12).
 EOF
 }
@@ -44,7 +44,7 @@ if [ "$#" -gt 0 ]; then
   files=("$@")
 else
   dirs=()
-  for d in lib conformance perf fuzz; do
+  for d in lib conformance perf fuzz examples; do
     [ -d "$d" ] && dirs+=("$d")
   done
   if [ "${#dirs[@]}" -gt 0 ]; then

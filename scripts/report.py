@@ -2,14 +2,23 @@
 """Tables, plot data and PERFORMANCE.md from one run of the perf harness.
 
 usage: scripts/report.py --raw DIR [--out DIR] [--config perf/gates.json]
-                         [--performance FILE]
+                         [--machines DIR] [--performance FILE]
 
 DIR holds what scripts/main.sh wrote: <group>.json (Google Benchmark),
 <group>.meta.json (peak resident memory, missing library sides),
 machine.txt, and OUT/gate1.json when gate 1 ran. Writes OUT/benchmarks.md
 (every benchmark: median, spread, ratio to its floor and to each peer),
 OUT/summary.json, OUT/data/*.dat (for scripts/plots.sh) and, with
---performance, that markdown file.
+--performance, that markdown file: the text of
+scripts/templates/PERFORMANCE.md.in with this run's figures and tables.
+
+A full run is also kept per CPU kind: MACHINES/<key>/ (default
+OUT/machines; the key names the CPU's model, family and model number, see
+scripts/machine.py) gets its benchmarks.md, summary.json, gate1.json,
+gate1.junit.xml and machine.txt, replacing that CPU kind's previous run;
+PERFORMANCE.md shows the SPEC targets of every CPU kind kept there side by
+side, and the gates' power (OUT/gate_power.json, scripts/test_gate.sh
+--power) when measured.
 """
 
 import argparse
@@ -18,10 +27,13 @@ import json
 import math
 import os
 import re
+import shutil
+import string
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gate  # noqa: E402  (shared parsing of benchmark names and runs)
+import machine as machine_info  # noqa: E402  (the CPU's identity)
 
 GROUP_ORDER = ["chunks", "reads", "touch", "flush", "atomics", "open",
                "policy", "scaling"]
@@ -112,14 +124,7 @@ def load(raw):
             continue
         group = base[: -len(".json")]
         runs[group] = gate.Run([path])
-    machine = {}
-    mpath = os.path.join(raw, "machine.txt")
-    if os.path.exists(mpath):
-        with open(mpath) as f:
-            for line in f:
-                if ":" in line:
-                    k, v = line.split(":", 1)
-                    machine[k.strip()] = v.strip()
+    machine = machine_info.read(os.path.join(raw, "machine.txt"))
     return runs, metas, machine
 
 
@@ -407,31 +412,149 @@ def targets_table(all_rows, config):
     return "\n".join(lines), met, missed
 
 
-PLOTS = [
-    ("reads_time", "Sequential reads: time against size (log-log): view and read_into against the pointer loop, memcpy, pread and the peers."),
-    ("reads_throughput", "Sequential reads: throughput against size."),
-    ("touch", "touch_pages warm and cold against both raw floors (one-byte loop, MADV_POPULATE_READ) and the naive one-read_into-per-page path."),
-    ("flush", "Flush latency against the bytes written: durable flush_range vs raw msync(MS_SYNC), the writeback hint vs raw sync_file_range, Boost's flush."),
-    ("atomics", "Atomic fetch_add on one mapped counter: cost against threads."),
-    ("ratios", "Every library path as a ratio to its raw floor; the red marks are the SPEC targets."),
-]
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates",
+                        "PERFORMANCE.md.in")
 
 
-def performance_md(path, out_dir, all_rows, metas, machine, gate1, config, scal, groups_present):
+def load_template(path=TEMPLATE):
+    """{section name: text} from the template of PERFORMANCE.md (its own
+    comment says how it is written)."""
+    parts, name = {}, None
+    with open(path) as f:
+        for line in f.read().split("\n"):
+            m = re.match(r"%% section (\w+)\s*$", line)
+            if m:
+                name = m.group(1)
+                parts[name] = []
+            elif not line.startswith("%%") and name is not None:
+                parts[name].append(line)
+    return {k: "\n".join(v).rstrip("\n") for k, v in parts.items()}
+
+
+def fill(parts, name, **values):
+    """Section name of the template with values put in. A line that is only
+    a placeholder whose value is empty goes, with the blank line after it."""
+    out, drop_blank = [], False
+    for line in parts[name].split("\n"):
+        if drop_blank and line == "":
+            drop_blank = False
+            continue
+        drop_blank = False
+        m = re.fullmatch(r"\$\{?(\w+)\}?", line)
+        if m and values.get(m.group(1)) == "":
+            drop_blank = True
+            continue
+        out.append(string.Template(line).substitute(values))
+    return "\n".join(out)
+
+
+def machines_table(machines):
+    """The SPEC-target table, one column per CPU kind kept under
+    machines/ (their summary.json)."""
+    if not machines:
+        return ""
+    cols = []
+    rows = {}
+    for key, summ in machines:
+        ident = summ.get("cpu") or machine_info.identity(summ.get("machine", {}))
+        m = summ.get("machine", {})
+        cols.append("%s<br>%s, commit %s" % (ident["label"], m.get("date", "?")[:10],
+                                            m.get("commit", "?")))
+        for r in summ.get("benchmarks", []):
+            if r.get("impl") != "mmapio" or r.get("target") is None:
+                continue
+            rows.setdefault((r["group"], r["name"]), {"spec": r.get("spec") or ""})[key] = r
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    lines = ["| benchmark | SPEC target | " + " | ".join(cols) + " |",
+             "|---|---|" + "---:|" * len(cols)]
+    for (g, name), per in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+        cells = []
+        for key, _ in machines:
+            r = per.get(key)
+            if r is None or r.get("target_ratio") is None:
+                cells.append("—")
+            else:
+                cells.append("%s %s" % (fmt_ratio(r["target_ratio"]),
+                                        "✅" if r.get("target_met") else "❌"))
+        lines.append("| `%s` | %s | %s |" % (name, per["spec"], " | ".join(cells)))
+    met = []
+    for key, summ in machines:
+        rs = [r for r in summ.get("benchmarks", []) if r.get("impl") == "mmapio"
+              and r.get("target_met") is not None]
+        met.append("%d of %d met" % (sum(bool(r["target_met"]) for r in rs), len(rs)))
+    lines.append("| **all** | | " + " | ".join(met) + " |")
+    return "\n".join(lines)
+
+
+def power_text(parts, p):
+    g1, g2 = p.get("gate1", {}), p.get("gate2", {})
+    ident = p.get("machine", {})
+    return fill(
+        parts, "power", runs=p.get("runs", "?"), cpu=ident.get("label", "?"),
+        commit=p.get("commit", "?"), date=p.get("date", "?")[:10],
+        load=p.get("load_end", "?"), slowdown="%.1f" % p.get("slowdown", 1.3),
+        gate1_family=g1.get("family_size", "?"), gate2_family=g2.get("family_size", "?"),
+        gate1_detected=g1.get("detected", "?"), gate1_passed=g1.get("passed_unchanged", "?"),
+        gate1_seconds=g1.get("seconds", "?"),
+        gate2_detected=g2.get("detected", "?"), gate2_passed=g2.get("passed_unchanged", "?"),
+        gate2_seconds=g2.get("seconds", "?"),
+        ratio_unchanged=fmt_ratio(g1["ratio_unchanged"]) if g1.get("ratio_unchanged") else "?",
+        ratio_slowed=fmt_ratio(g1["ratio_slowed"]) if g1.get("ratio_slowed") else "?")
+
+
+def keep_machine(out, machines_dir, raw, machine, summary):
+    """A full run replaces its CPU kind's entry under machines_dir."""
+    if not machine.get("mode", "").startswith("full"):
+        return None
+    key = machine_info.identity(machine)["key"]
+    d = os.path.join(machines_dir, key)
+    os.makedirs(d, exist_ok=True)
+    for f in glob.glob(os.path.join(d, "*")):
+        os.remove(f)
+    for name in ("benchmarks.md", "gate1.json", "gate1.junit.xml"):
+        if os.path.exists(os.path.join(out, name)):
+            shutil.copy(os.path.join(out, name), d)
+    shutil.copy(os.path.join(raw, "machine.txt"), d)
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+        f.write("\n")
+    return d
+
+
+def load_machines(machines_dir):
+    out = []
+    for path in sorted(glob.glob(os.path.join(machines_dir, "*", "summary.json"))):
+        with open(path) as f:
+            out.append((os.path.basename(os.path.dirname(path)), json.load(f)))
+    return out
+
+
+def gate1_text(parts, gate1):
+    if "reruns" not in gate1:
+        reruns = fill(parts, "gate1_old_rule")
+    else:
+        rr = gate1.get("reruns", [])
+        reruns = fill(parts, "gate1_reruns", reruns=fill(
+            parts, "gate1_reruns_none") if not rr else fill(
+            parts, "gate1_reruns_some", count=len(rr),
+            seconds="%.0f" % gate1.get("rerun_seconds", 0),
+            budget=gate1.get("rerun_budget")))
+    checks = ["| check | verdict | detail |", "|---|---|---|"]
+    for c in gate1.get("checks", []):
+        checks.append("| `%s` | %s | %s |" % (c["name"], c["status"], c["message"].replace("|", "\\|")))
+    notes = "".join("\n\n" + fill(parts, "gate1_note", note=n) for n in gate1.get("notes", []))
+    return fill(parts, "gate1", status=gate1.get("status", "?").upper(), reruns=reruns,
+                checks_table="\n".join(checks), notes=notes)
+
+
+def performance_md(path, out_dir, all_rows, metas, machine, gate1, config, scal, groups_present,
+                   machines=(), power=None):
+    """Writes PERFORMANCE.md: the template's text with this run's figures."""
+    parts = load_template()
     rel = os.path.relpath(out_dir, os.path.dirname(os.path.abspath(path)))
-    L = []
-    L.append("# mmapio performance")
-    L.append("")
-    L.append("Generated by `scripts/main.sh` (`scripts/report.py`) from the run of "
-             "%s on commit %s (%s). Do not edit by hand: run the command below to "
-             "regenerate it." % (machine.get("date", "?"), machine.get("commit", "?"),
-                                machine.get("mode", "?")))
-    L.append("")
-    L.append("## The machine")
-    L.append("")
-    L.append("| | |")
-    L.append("|---|---|")
-    for k, label in (("cpu", "CPU"), ("cores", "cores"), ("memory", "memory"),
+    ident = machine_info.identity(machine)
+    mt = ["| | |", "|---|---|", "| CPU | %s |" % ident["label"]]
+    for k, label in (("cores", "cores"), ("memory", "memory"),
                      ("kernel", "kernel"), ("os", "OS"), ("filesystem", "filesystem of the data files"),
                      ("data_dir", "data directory"), ("c_compiler", "C compiler"),
                      ("cxx_compiler", "C++ compiler"), ("build", "build"),
@@ -439,193 +562,73 @@ def performance_md(path, out_dir, all_rows, metas, machine, gate1, config, scal,
                      ("pkg_libglib2.0-dev", "GLib"), ("thp", "transparent huge pages"),
                      ("load_end", "load average at the end"), ("duration_run", "duration of the run")):
         if k in machine:
-            L.append("| %s | %s |" % (label, machine[k].replace("|", "\\|")))
-    L.append("")
-    L.append("## How to reproduce")
-    L.append("")
-    L.append("```sh\n"
-             "sudo bash scripts/main.sh            # everything: deps, Release build, all groups, gate 1, plots, this file\n"
-             "sudo bash scripts/main.sh --quick    # smaller sizes, 3 repetitions (a few minutes)\n"
-             "bash scripts/main.sh --ci            # gate 1 only, quick (what .ci/run runs)\n"
-             "bash scripts/gate2.sh [--base REV]   # gate 2: this tree against REV (default HEAD~1), interleaved\n"
-             "bash scripts/test_gate.sh            # the gates' own tests\n"
-             "build/perf-release/perf/mmapio_perf --mmapio_group=reads --benchmark_filter=rand_view  # one group by hand\n"
-             "```")
-    L.append("")
-    L.append("## How it is measured")
-    L.append("")
-    L.append(
-        "- Every library benchmark (`BM_<op>_mmapio`) runs in the same binary and run as its raw "
-        "floor (`BM_<op>_floor`, and `BM_<op>_floor_<kind>` where there are two) doing identical "
-        "work over identical ranges: a bare pointer loop, `memcpy`, `pread`, one `madvise`, one "
-        "`msync`, a C11 atomic. The peers, Boost.Interprocess `mapped_region` and GLib "
-        "`GMappedFile`, run beside them where they have an equivalent.\n"
-        "- Each group is one process (so its peak resident memory is the group's); repetitions are "
-        "interleaved at random across the group's benchmarks "
-        "(`--benchmark_enable_random_interleaving`), so a burst of load on the machine hits floors "
-        "and library alike. Figures are medians over the repetitions; *spread* is "
-        "(max − min) / median.\n"
-        "- Time is the process's CPU time for CPU-bound benchmarks (less disturbed by other load "
-        "on a shared machine) and wall-clock time for those that wait for the device or span "
-        "threads (names ending `/real_time` or `/manual_time`). Sparse touch runs set their "
-        "manual time to the thread's CPU time: their work is the kernel allocating and zeroing "
-        "pages, no device.\n"
-        "- **Warm** runs fault every page in before timing and check with `mincore` that 100 % is "
-        "resident, or the benchmark fails. **Cold** runs, before every iteration and outside the "
-        "timing, drop the process's page-table entries (`MADV_DONTNEED`) and the file's clean "
-        "pages (`POSIX_FADV_DONTNEED`) and check with `mincore` that at most 1 % is resident, or "
-        "the benchmark fails; the data files are written and `fsync`ed once, so a cold read "
-        "really comes from the device. **Sparse** runs truncate the file to 0 and back before "
-        "every iteration: a fresh sparse file with nothing cached. Cold and sparse iterations "
-        "also fault in and free as much huge-page-advised anonymous memory, untimed, so the "
-        "page-cache folios the timed part allocates come from memory the machine has backed (on "
-        "a VM whose balloon reports free blocks to the host, a discarded block costs a host fault "
-        "on first write: 1 GiB sparse took 2.2-2.7 s instead of 0.1-0.3 s, for every "
-        "implementation alike). Each benchmark's state is its label (the *state* column).")
-    L.append("")
-    if gate1:
-        L.append("## Gate 1: %s" % gate1.get("status", "?").upper())
-        L.append("")
-        L.append("Within this run: each gated speedup of the library is at least 0.85 of the same "
-                 "speedup between the raw floors, and each gated library path is within its SPEC "
-                 "target of its floor (`perf/gates.json`), at the bulk sizes (1 MiB and up) for "
-                 "touch_pages. Judged on medians; a miss fails only when fewer than 5 % of "
-                 "bootstrap resamples of the repetitions would pass, otherwise it is marked "
-                 "*within noise*. Cold reads from the device are gated in full runs only.")
-        L.append("")
-        L.append("| check | verdict | detail |")
-        L.append("|---|---|---|")
-        for c in gate1.get("checks", []):
-            L.append("| `%s` | %s | %s |" % (c["name"], c["status"], c["message"].replace("|", "\\|")))
-        for n in gate1.get("notes", []):
-            L.append("")
-            L.append("Note: %s." % n)
-        L.append("")
-    L.append("## Key figures")
-    L.append("")
-    L.append(key_figures(all_rows))
-    L.append("")
+            mt.append("| %s | %s |" % (label, machine[k].replace("|", "\\|")))
+    kinds = machines_table(machines)
     tt, met, missed = targets_table(all_rows, config)
-    L.append("## SPEC targets (library ÷ floor, same run): %d met, %d missed" % (met, missed))
-    L.append("")
-    L.append(tt)
-    L.append("")
-    L.append("## Plots")
-    L.append("")
-    for name, caption in PLOTS:
-        if os.path.exists(os.path.join(out_dir, name + ".svg")) or True:
-            L.append("![%s](%s/%s.svg)" % (caption, rel, name))
-            L.append("")
-            L.append("*%s* ([PNG](%s/%s.png))" % (caption, rel, name))
-            L.append("")
-    L.append("## Scaling")
-    L.append("")
-    L.append("Slope of log(time) against log(size), fitted over the sizes from 1 MiB up, for "
-             "each implementation: 1.00 means the cost grows linearly with the work. Warm "
-             "families above 1 are leaving the CPU caches as the range grows (the floors do the "
-             "same); cold families below 1 gain from read-ahead. What matters is that the "
-             "library's slope matches its floor's.")
-    L.append("")
     found = {i for f in scal for i in f["slopes"]}
     impls = sorted(found, key=lambda i: (impl_rank(i), i))
-    L.append("| family | sizes measured | " + " | ".join(impls) + " |")
-    L.append("|---|---|" + "---:|" * len(impls))
+    st = ["| family | sizes measured | " + " | ".join(impls) + " |",
+          "|---|---|" + "---:|" * len(impls)]
     for f in scal:
-        L.append("| `%s` | %s | %s |" % (
+        st.append("| `%s` | %s | %s |" % (
             f["family"], ", ".join(fmt_size(x) for x in f["sizes"]),
             " | ".join("%.2f" % f["slopes"][i] if i in f["slopes"] else "" for i in impls)))
-    L.append("")
-    L.append("### Peak resident memory per group")
-    L.append("")
-    L.append("| group | benchmarks | peak RSS | library sides missing |")
-    L.append("|---|---:|---:|---|")
+    rss = ["| group | benchmarks | peak RSS | library sides missing |", "|---|---:|---:|---|"]
     for g in groups_present:
         m = metas.get(g, {})
-        L.append("| %s | %s | %s | %s |" % (
+        rss.append("| %s | %s | %s | %s |" % (
             GROUP_TITLE.get(g, g), m.get("benchmarks_run", "?"),
             "%.1f MiB" % (m["peak_rss_kib"] / 1024.0) if "peak_rss_kib" in m else "?",
             m.get("apis_missing") or "none"))
-    L.append("")
-    L.append("RSS counts every page mapped into the process, so a group that maps a 1 GiB file "
-             "through several mappings in turn shows at least 1 GiB; the page cache itself is "
-             "shared and not counted twice.")
-    L.append("")
-    L.append("## Honest notes")
-    L.append("")
-    notes = honest_notes(all_rows, metas, machine)
-    for n in notes:
-        L.append("- " + n)
-    L.append("")
-    L.append("## Every benchmark")
-    L.append("")
-    L.append("The same tables are in [%s/benchmarks.md](%s/benchmarks.md); the raw Google "
-             "Benchmark JSON of this run is in `%s/raw/`." % (rel, rel, rel))
-    L.append("")
+    groups = []
     for g in groups_present:
         rows = [r for r in all_rows if r["group"] == g]
-        L.append("<details><summary>%s (%d benchmarks)</summary>" % (GROUP_TITLE.get(g, g), len(rows)))
-        L.append("")
-        L.append(table(rows))
-        L.append("")
-        L.append("</details>")
-        L.append("")
+        groups.append(fill(parts, "group", title=GROUP_TITLE.get(g, g), count=len(rows),
+                           table=table(rows)))
+    # Why the library does what it does: prose kept beside the harness
+    # (perf/why.md), copied as it is.
+    why = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "perf", "why.md")
+    why_text = ""
+    if os.path.exists(why):
+        with open(why) as f:
+            why_text = f.read().rstrip("\n")
+    text = fill(
+        parts, "document", rel=rel, why=why_text, date=machine.get("date", "?"),
+        commit=machine.get("commit", "?"), mode=machine.get("mode", "?"),
+        machine_table="\n".join(mt),
+        gate1=gate1_text(parts, gate1) if gate1 else "",
+        key_figures=key_figures(all_rows),
+        kinds=fill(parts, "kinds", rel=rel, table=kinds) if kinds else "",
+        power=power_text(parts, power) if power else "",
+        met=met, missed=missed, targets_table=tt,
+        scaling_table="\n".join(st), rss_table="\n".join(rss),
+        notes="\n".join(honest_notes(parts, all_rows, metas, machine)),
+        groups="\n\n".join(groups))
     with open(path, "w") as f:
-        f.write("\n".join(L))
+        f.write(text + "\n")
 
 
-def honest_notes(all_rows, metas, machine):
-    notes = []
-    notes.append(
-        "**Durable** means `msync(MS_SYNC)` returned for the range (on Linux, fdatasync of it): "
-        "`mmapio_flush` / `mmapio_flush_range` and the EVERY_* policies. The **hint** level "
-        "(`mmapio_flush_hint`, `mmapio_flush_range_hint`) only starts writeback "
-        "(`sync_file_range(SYNC_FILE_RANGE_WRITE)`) and promises nothing; its figures are not "
-        "durability figures. Boost's `flush(…, async=false)` is also `msync(MS_SYNC)`; GLib's "
-        "`GMappedFile` has no flush (its writable mode is a private copy), so it has no flush row.")
+def honest_notes(parts, all_rows, metas, machine):
+    notes = [fill(parts, "note_durable")]
     cold = [r for r in all_rows if r["state"] == "cold" and not r["errors"]]
     if cold:
         worst = max(r["counters"].get("resident_pct_max", 0.0) for r in cold)
-        notes.append(
-            "**Cold** figures are from the device the data directory is on (%s), after the page "
-            "cache was dropped and checked; the worst residency seen before a timed cold "
-            "iteration was %.2f %%. They include the kernel's read-ahead, which both the floors "
-            "and the library get, and they vary with the device far more than warm figures." % (
-                machine.get("filesystem", "?"), worst))
+        notes.append(fill(parts, "note_cold", filesystem=machine.get("filesystem", "?"),
+                          worst="%.2f" % worst))
     else:
-        notes.append("No cold benchmark ran in this run (or all failed their residency check).")
+        notes.append(fill(parts, "note_no_cold"))
     errs = [r for r in all_rows if r["errors"]]
     if errs:
-        notes.append("Benchmarks that failed their own checks (and so have no figure): %s." % ", ".join(
-            "`%s` (%s)" % (r["name"], r["errors"][0]) for r in errs[:12]))
+        notes.append(fill(parts, "note_failed", list=", ".join(
+            "`%s` (%s)" % (r["name"], r["errors"][0]) for r in errs[:12])))
     missing = sorted({a for m in metas.values() for a in (m.get("apis_missing") or "").split(",") if a})
     if missing:
-        notes.append("Library sides not measured because the public header does not have them yet: "
-                     "%s. Their floors ran; their rows and gate checks say so." % ", ".join(missing))
-    notes.append(
-        "The peers are measured with what their users would write: both give a base pointer and "
-        "no checked range view, so their view and read rows are pointer arithmetic and `memcpy`, "
-        "i.e. floors plus the cost of getting the pointer once. The library's rows include its "
-        "bounds checks and a call into a shared library.")
-    notes.append(
-        "Where a peer has no equivalent it has no row: neither maps a new file of a given size "
-        "(create) or grows a mapping (resize; Boost's `shrink_by` only unmaps a tail), GLib "
-        "cannot flush, and neither has atomics or a writeback hint. Boost's and GLib's open "
-        "rows map the whole file as the floor does; GLib's COW row is `g_mapped_file_new(…, "
-        "TRUE)`, a private writable mapping.")
-    notes.append(
-        "The atomic floor is a sequentially consistent `fetch_add` on the mapped word (GCC's "
-        "`__atomic` builtin, the code C11 `atomic_fetch_add` compiles to); the library's atomic "
-        "operations are the same static inline calls, so only getting the view costs a call.")
-    notes.append(
-        "Debian's libbenchmark is built without NDEBUG, so Google Benchmark prints a 'Library "
-        "was built as DEBUG' warning; that concerns the harness's own bookkeeping outside the "
-        "timed loops.")
+        notes.append(fill(parts, "note_missing", list=", ".join(missing)))
+    for name in ("note_peers", "note_no_equivalent", "note_atomics", "note_debug_benchmark"):
+        notes.append(fill(parts, name))
     load = machine.get("load_end")
     if load:
-        notes.append(
-            "Load average at the end of the run: %s on %s cores. Figures from a machine shared "
-            "with other work are noisier; the spread column shows how much, and ratios within one "
-            "run (what the gates use) hold up better than absolute times." % (load, machine.get("cores", "?")))
+        notes.append(fill(parts, "note_load", load=load, cores=machine.get("cores", "?")))
     return notes
 
 
@@ -636,8 +639,11 @@ def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--config", default=os.path.join(here, "..", "perf", "gates.json"))
     ap.add_argument("--performance")
+    ap.add_argument("--machines", help="where full runs are kept per CPU kind "
+                    "(default OUT/machines)")
     a = ap.parse_args(argv)
     out = a.out or os.path.dirname(os.path.abspath(a.raw))
+    machines_dir = a.machines or os.path.join(out, "machines")
     with open(a.config) as f:
         config = json.load(f)
     try:
@@ -672,13 +678,22 @@ def main(argv):
     if os.path.exists(gpath):
         with open(gpath) as f:
             gate1 = json.load(f)
+    summary = {"machine": machine, "cpu": machine_info.identity(machine), "groups": metas,
+               "scaling": scal, "benchmarks": all_rows}
     with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump({"machine": machine, "groups": metas, "scaling": scal,
-                   "benchmarks": all_rows}, f, indent=1, default=str)
+        json.dump(summary, f, indent=1, default=str)
         f.write("\n")
+    kept = keep_machine(out, machines_dir, a.raw, machine, summary)
+    if kept:
+        print("report.py: this CPU kind's full run kept in %s" % kept)
+    power = None
+    ppath = os.path.join(out, "gate_power.json")
+    if os.path.exists(ppath):
+        with open(ppath) as f:
+            power = json.load(f)
     if a.performance:
         performance_md(a.performance, out, all_rows, metas, machine, gate1, config, scal,
-                       groups_present)
+                       groups_present, load_machines(machines_dir), power)
     print("report.py: %d benchmarks in %d groups; %d library ratios; wrote %s/benchmarks.md, "
           "%s/summary.json, %s/data/%s" % (
               len(all_rows), len(groups_present), nbars, out, out, out,

@@ -17,6 +17,43 @@
  *  - Passing a handle that was already closed is undefined behaviour (it
  *    cannot be checked in O(1)); every other bad argument is reported.
  *  - Every file descriptor the library opens is close-on-exec.
+ *
+ * What frees what. Everything the library hands out is released by the
+ * call beside it. The library's release calls accept NULL (a no-op) and
+ * never fail, except mmapio_unmap (below).
+ *
+ *   object              made by                     released by
+ *   mmapio_map *        mmapio_open_ex and its      mmapio_close; or
+ *                       shorthands (mmapio_open,    mmapio_unmap, which
+ *                       mmapio_create, ...),        hands its fd back
+ *                       mmapio_from_fd,             (close() that)
+ *                       mmapio_anon(_ex),
+ *                       mmapio_anon_recv, the map
+ *                       of a CREATE completion
+ *   mmapio_pin          mmapio_pin_range            mmapio_unpin
+ *   mmapio_chunks       mmapio_chunks_begin,        the end of the walk,
+ *                       mmapio_pages_begin          or mmapio_chunks_end
+ *   mmapio_segment *    mmapio_segment_create,      mmapio_segment_release,
+ *                       mmapio_segment_retain       once per reference
+ *   mmapio_cursor *     mmapio_cursor_open          mmapio_cursor_close
+ *   FILE *              mmapio_fopen                fclose()
+ *   mmapio_watch *      mmapio_watch_start          mmapio_watch_stop
+ *   mmapio_async_pool * mmapio_async_pool_create    mmapio_async_pool_destroy
+ *   an async operation  an mmapio_async_* call      the delivery of its
+ *                       that returned 0             completion
+ *   a malloc'd copy     mmapio_read_bytes,          free()
+ *                       mmapio_chunks_next_owned
+ *
+ * Each pin, walk, segment, cursor, FILE stream, watch and async operation
+ * holds a reference on its mapping. mmapio_close drops the caller's; the
+ * mapping is freed (unmapped, its fd closed, its flusher thread joined) by
+ * whichever release drops the last one. mmapio_unmap fails with
+ * MMAPIO_E_BUSY, and changes nothing, while any other reference is alive.
+ * mmapio_async_pool_destroy closes the handle of a CREATE completion that
+ * was never reaped. Not yours to free: views, base pointers and chunks
+ * (they point into the mapping: see "Pointer validity"), the descriptors
+ * of mmapio_fd and mmapio_async_pool_fd, the string of mmapio_path (the
+ * handle's) and the record of mmapio_last_error (the thread's).
  */
 #ifndef MMAPIO_H
 #define MMAPIO_H
@@ -24,20 +61,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-
-/* Atomics for the inline access paths and the atomic views: C11 _Atomic
- * in C, std::atomic (same size, alignment and representation) in C++. */
+#include <stdio.h>  /* FILE, for mmapio_fopen */
+#include <string.h> /* memcpy, for the inline mmapio_read */
 #ifdef __cplusplus
-#include <atomic>
-#define MMAPIO_ATOMIC_(T) std::atomic<T>
-#define MMAPIO_LOAD_(p, order) ((p)->load(std::memory_order_##order))
-#define MMAPIO_ALIGN8_ alignas(8)
+#include <atomic> /* the atomic views: std::atomic in C++ */
 #else
-#include <stdatomic.h>
-#define MMAPIO_ATOMIC_(T) _Atomic(T)
-#define MMAPIO_LOAD_(p, order) atomic_load_explicit((p), memory_order_##order)
-#define MMAPIO_ALIGN8_ _Alignas(8)
+#include <stdatomic.h> /* the atomic views: C11 _Atomic in C */
 #endif
 
 #ifdef __cplusplus
@@ -54,8 +83,11 @@ extern "C" {
 /* Version                                                             */
 /* ------------------------------------------------------------------ */
 
+/** The major version: breaking changes; the SONAME's number. */
 #define MMAPIO_VERSION_MAJOR 1
-#define MMAPIO_VERSION_MINOR 0
+/** The minor version: additions only. */
+#define MMAPIO_VERSION_MINOR 1
+/** The patch version: fixes only. */
 #define MMAPIO_VERSION_PATCH 0
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define MMAPIO_VERSION_NUMBER                                                  \
@@ -95,6 +127,7 @@ MMAPIO_API int mmapio_version(void);
   X(UNSUPPORTED, -14, "not supported on this platform or build")               \
   X(NO_MEMORY, -15, "out of memory")
 
+/** The error codes (MMAPIO_ERROR_MAP), with 0 for success. */
 typedef enum mmapio_errcode {
   MMAPIO_OK = 0,
 #define MMAPIO_ERROR_ENUM_(name, value, text) MMAPIO_E_##name = (value),
@@ -145,6 +178,7 @@ MMAPIO_API void mmapio_clear_error(void);
 /** An opaque mapping handle (file-backed or anonymous). */
 typedef struct mmapio_map mmapio_map;
 
+/** How a mapping may be accessed. */
 typedef enum mmapio_mode {
   MMAPIO_MODE_RO = 1,  /* read-only, shared */
   MMAPIO_MODE_RW = 2,  /* read-write, shared: writes reach the file */
@@ -177,17 +211,15 @@ typedef enum mmapio_flush_policy {
 #define MMAPIO_OPT_SYNC_DIR 0x4u     /* fsync the parent dir after creating */
 #define MMAPIO_OPT_HUGEPAGES 0x8u    /* ask for huge pages, best effort */
 #define MMAPIO_OPT_TOUCH_EAGER 0x10u /* fault every page in at open */
-#define MMAPIO_OPT_ALL_                                                        \
-  (MMAPIO_OPT_NOFOLLOW | MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR |        \
-   MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER)
 
 /* How mmapio_open_ex() treats the path. */
 typedef enum mmapio_disposition {
   MMAPIO_OPEN = 1,          /* the file must exist */
-  MMAPIO_CREATE = 2,        /* create or truncate to options.size */
+  MMAPIO_CREATE = 2,        /* create, or replace, at options.size */
   MMAPIO_OPEN_OR_CREATE = 3 /* open if it exists, else create */
 } mmapio_disposition;
 
+/** The layout version of mmapio_options this header describes. */
 #define MMAPIO_OPTIONS_VERSION 1
 
 /**
@@ -201,10 +233,11 @@ typedef struct mmapio_options {
   unsigned flags;                   /* MMAPIO_OPT_* */
   unsigned perm;                    /* creation permission bits, default 0644 */
   mmapio_flush_policy flush_policy; /* RW only; default MANUAL */
-  uint64_t flush_arg; /* bytes, writes or ms for EVERY_* policies */
-  uint64_t reserve;   /* address space to reserve; 0 = default */
+  uint64_t flush_arg;               /* bytes, writes or ms of EVERY_* */
+  uint64_t reserve;                 /* address space to reserve; 0: default */
 } mmapio_options;
 
+/** An initialiser of mmapio_options with every default. */
 #define MMAPIO_OPTIONS_INIT                                                    \
   {                                                                            \
     MMAPIO_OPTIONS_VERSION, MMAPIO_MODE_RW, 0, 0, 0644, MMAPIO_FLUSH_MANUAL,   \
@@ -246,18 +279,56 @@ MMAPIO_API uint64_t mmapio_max_size(void);
  *
  * Non-regular files (FIFO, directory, device, socket) are rejected with
  * MMAPIO_E_INVALID_ARGUMENT without blocking.
+ *
+ * Creating over what is there (mmapio_create, mmapio_open_ex CREATE):
+ *  - nothing: a new file is made under the name and sized there (other
+ *    processes may see it under its name, empty, before the call returns);
+ *  - an empty regular file: it is sized in place, and stays the same file
+ *    (inode, owner, permission bits, links, ACLs, extended attributes);
+ *  - a regular file with bytes: it is replaced. A new file is made beside
+ *    it (in the same directory), sized and mapped, and then renamed over
+ *    it, so the name goes from the old content to the new at once, never
+ *    through a truncated file. The new file is a new inode: other hard
+ *    links of the old file, and processes that have it open or mapped,
+ *    keep the old content (they never see it truncated or shrink under
+ *    their mappings). It gets the old file's permission bits (0777; the
+ *    set-user-ID, set-group-ID and sticky bits are not carried over),
+ *    the old file's owner and group where the caller may give them
+ *    (root may), or else the old group where the caller belongs to it;
+ *    otherwise it is the caller's. ACLs, extended attributes, file
+ *    capabilities, security labels and locks are not carried over.
+ *    Replacing needs write permission on the file and on its directory,
+ *    and room for the old and the new file at once (with
+ *    MMAPIO_OPT_PREALLOCATE the new file's blocks are allocated while the
+ *    old file still holds its own). A crash in the middle leaves the old
+ *    file or the new one under the name, and may leave a temporary
+ *    '<name>.mmapio-*' file beside it;
+ *  - a symbolic link (without MMAPIO_OPT_NOFOLLOW): the file it names is
+ *    created, sized or replaced as above, in its own directory; the link
+ *    itself stays a link;
+ *  - anything else: MMAPIO_E_INVALID_ARGUMENT, and nothing is touched (a
+ *    device node is never replaced by a regular file).
+ * A create that returns an error leaves what was at the path exactly as
+ * it was (bytes, size, inode) and no new or temporary file behind: a new
+ * name is removed again, an empty file stays empty, a replacement is
+ * discarded before it has the name. The one exception is
+ * MMAPIO_E_FLUSH_FAILED from MMAPIO_OPT_SYNC_DIR, which is reported after
+ * the file got its name (see mmapio_open_ex).
  */
 
 /**
  * Opens (or creates) path as described by opts and how. This is the
  * builder: every other opening function is a shorthand for it.
  *
- * Creating sets the permission bits opts->perm (subject to the umask),
- * the size opts->size (sparse unless MMAPIO_OPT_PREALLOCATE), and with
- * MMAPIO_OPT_SYNC_DIR fsyncs the parent directory so the name is durable.
+ * Creating sets the permission bits opts->perm (subject to the umask) on
+ * a new file (a replaced file's bits carry over: see "Creating over what
+ * is there" above), the size opts->size (sparse unless
+ * MMAPIO_OPT_PREALLOCATE), and with MMAPIO_OPT_SYNC_DIR fsyncs the
+ * directory that holds the new name, last, so that the name is durable.
  * OPEN_OR_CREATE is race-free between processes: the file appears under
- * its name only once fully sized, exactly one caller creates it, and
- * nobody truncates a file that exists.
+ * its name only once fully sized and mapped, exactly one caller creates
+ * it, and nobody truncates a file that exists. An error leaves an
+ * existing file as it was and no new file behind, except FLUSH_FAILED.
  *
  * Returns: 0 and a new handle in *out (release with mmapio_close()).
  * Errors:
@@ -270,19 +341,30 @@ MMAPIO_API uint64_t mmapio_max_size(void);
  *    mmapio_max_size(); opening a zero-length file RW or COW; preallocation
  *    failed (e.g. ENOSPC, errno in the detail).
  *  - MMAPIO_E_IO: the file is missing (OPEN), unreadable, a symlink with
- *    MMAPIO_OPT_NOFOLLOW (ELOOP), too large for the address space
- *    (EOVERFLOW), or any other OS failure (errno in the detail).
+ *    MMAPIO_OPT_NOFOLLOW (ELOOP), a dangling symlink with OPEN_OR_CREATE
+ *    (ENOENT: nothing is created through it), too large for the address
+ *    space (EOVERFLOW), or any other OS failure (errno in the detail).
  *  - MMAPIO_E_NO_MEMORY: allocating the handle failed.
  *  - MMAPIO_E_IO: with EVERY_MILLIS, the flusher thread could not be
  *    started (errno in the detail).
+ *  - MMAPIO_E_FLUSH_FAILED: with MMAPIO_OPT_SYNC_DIR, the new file got its
+ *    name (an old file at the path is replaced) and then opening or
+ *    fsyncing its directory failed (errno and the call, "open" or
+ *    "fsync", in the detail): the file is in place, sized and zero-filled,
+ *    but its name may not survive a crash. No handle is returned; open
+ *    the file, or create it again, to go on.
  */
 MMAPIO_API int mmapio_open_ex(mmapio_map **out, const char *path,
                               const mmapio_options *opts,
                               mmapio_disposition how);
 
 /**
- * Creates or truncates path to size bytes (sparse) and maps it RW.
- * Same as mmapio_open_ex with CREATE and default options.
+ * Creates path at size bytes (sparse), zero-filled, and maps it RW: a new
+ * file, an empty file sized in place, or a new file that replaces one
+ * with bytes (see "Creating over what is there" above: hard links, owner,
+ * permission bits). Same as mmapio_open_ex with CREATE and default
+ * options. An error leaves an existing file exactly as it was and no new
+ * file behind.
  *
  * Returns: 0 and the handle in *out.
  * Errors:
@@ -312,14 +394,16 @@ MMAPIO_API int mmapio_open(mmapio_map **out, const char *path,
 
 /**
  * Opens path RW if it exists, else creates it at default_size (sparse),
- * race-free between processes (see mmapio_open_ex).
+ * race-free between processes (see mmapio_open_ex). A failed create
+ * leaves no file behind.
  *
  * Returns: 0 and the handle in *out.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: out or path is NULL; non-regular file.
  *  - MMAPIO_E_RESIZE_FAILED: the file must be created and default_size is
  *    0 or above mmapio_max_size(); the file exists but is empty.
- *  - MMAPIO_E_IO: OS failure (errno in the detail).
+ *  - MMAPIO_E_IO: OS failure (errno in the detail); path is a dangling
+ *    symbolic link (ENOENT: nothing is created through it).
  *  - MMAPIO_E_NO_MEMORY: allocating the handle failed.
  */
 MMAPIO_API int mmapio_open_or_create(mmapio_map **out, const char *path,
@@ -350,8 +434,8 @@ MMAPIO_API int mmapio_from_fd(mmapio_map **out, int fd, mmapio_mode mode,
  * other references remain), unmaps, closes the fd and frees the handle.
  * NULL is a no-op. Must not race other calls on the same handle.
  *
- * Returns: nothing; it cannot fail. A pending asynchronous write-back
- * error is not reported here: call mmapio_flush() first to learn it.
+ * Never fails. A pending asynchronous write-back error is not reported
+ * here: call mmapio_flush() first to learn it.
  */
 MMAPIO_API void mmapio_close(mmapio_map *m);
 
@@ -362,8 +446,8 @@ MMAPIO_API void mmapio_close(mmapio_map *m);
  * Returns: 0 and the fd in *out_fd; the handle is freed.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m or out_fd is NULL.
- *  - MMAPIO_E_BUSY: other references (pins) are alive; the handle is
- *    unchanged and still usable.
+ *  - MMAPIO_E_BUSY: other references (pins) or walks (mmapio_chunks_begin)
+ *    are alive; the handle is unchanged and still usable.
  */
 MMAPIO_API int mmapio_unmap(mmapio_map *m, int *out_fd);
 
@@ -379,129 +463,8 @@ MMAPIO_API int mmapio_unmap(mmapio_map *m, int *out_fd);
  * old pointer and writes there are discarded (the range is replaced by
  * private anonymous memory): a stale pointer never faults and never
  * aliases other memory. To stop a shrink from removing bytes you are
- * still using, pin them (mmapio_pin), and the shrink fails with BUSY.
+ * still using, pin them (mmapio_pin_range), and the shrink fails with BUSY.
  */
-
-/*
- * The first members of every handle, which the inline views below read.
- * Private to the library: never read or write them yourself. Their
- * layout is part of the ABI.
- */
-typedef struct mmapio_map_head_ {
-  MMAPIO_ATOMIC_(unsigned char *) base_; /* the live mapping */
-  /* Explicitly 8-aligned: gcc before 11 aligned an _Atomic uint64_t
-   * member to 4 on i386, and the layout must not depend on the compiler
-   * (asserted below). */
-  MMAPIO_ALIGN8_ MMAPIO_ATOMIC_(uint64_t) len_; /* its length */
-  int mode_;                                    /* mmapio_mode, fixed at open */
-  MMAPIO_ATOMIC_(bool) guarded_;                /* mmapio_set_guard is on */
-} mmapio_map_head_;
-
-#ifdef __cplusplus
-static_assert(offsetof(mmapio_map_head_, len_) == 8 &&
-                  offsetof(mmapio_map_head_, mode_) == 16 &&
-                  sizeof(mmapio_map_head_) == 24,
-              "the handle head has one layout in C and C++, 32- and 64-bit");
-#else
-_Static_assert(offsetof(mmapio_map_head_, len_) == 8 &&
-                   offsetof(mmapio_map_head_, mode_) == 16 &&
-                   sizeof(mmapio_map_head_) == 24,
-               "the handle head has one layout in C and C++, 32- and 64-bit");
-#endif
-
-/* How the snapshot below orders its two loads. On x86 the processor
- * keeps every load after the loads before it (TSO), and the compiler
- * keeps volatile accesses in program order, so two volatile relaxed
- * loads are already length-then-base. An acquire load would add a
- * compiler barrier that makes a caller's loop reload whatever it keeps
- * in memory (a vector's data pointer, say) after every view. Elsewhere,
- * and under ThreadSanitizer (which does not model the processor's
- * order), the length is an acquire load. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMAPIO_TSAN_ 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define MMAPIO_TSAN_ 1
-#endif
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(MMAPIO_TSAN_)
-#define MMAPIO_SNAPSHOT_TSO_ 1
-#else
-#define MMAPIO_SNAPSHOT_TSO_ 0
-#endif
-
-/* An addressable (base, length) pair without a lock: the length first
- * (in the order described above), then the base. Every reservation keeps
- * each page it ever mapped addressable until close (file pages, or
- * private zeros after a shrink); growth maps before it publishes a
- * length, and growth that moves publishes the new base (whose first
- * mapping is longer than any earlier length) before the new length. So a
- * base read after a length covers that length, whichever later base it
- * is. */
-static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
-                                              uint64_t *len) {
-  const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
-#if MMAPIO_SNAPSHOT_TSO_
-  *len = MMAPIO_LOAD_((const volatile MMAPIO_ATOMIC_(uint64_t) *)&h->len_,
-                      relaxed);
-  return MMAPIO_LOAD_(
-      (const volatile MMAPIO_ATOMIC_(unsigned char *) *)&h->base_, relaxed);
-#else
-  *len = MMAPIO_LOAD_(&h->len_, acquire);
-  return MMAPIO_LOAD_(&h->base_, relaxed);
-#endif
-}
-
-/* Private: true, and the address of count elements of width bytes (a
- * power of two) at off in *at, when every check of the inline views
- * passes. */
-static inline bool mmapio_addr_(const mmapio_map *m, bool writable,
-                                uint64_t off, uint64_t count, unsigned width,
-                                unsigned char **at) {
-  uint64_t size;
-  if (m == NULL ||
-      (writable &&
-       ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO) ||
-      (off & (width - 1)) != 0 || count > UINT64_MAX / width)
-    return false;
-  unsigned char *b = mmapio_snapshot_(m, &size);
-  if (off > size || count * width > size - off)
-    return false;
-  *at = b + off;
-  return true;
-}
-
-/* Private flags of mmapio_view_fail_. */
-#define MMAPIO_VIEW_WRITABLE_ 1u
-#define MMAPIO_VIEW_OUT_NULL_ 2u
-
-/**
- * Private: reports why an inline view (mmapio_view, mmapio_view_mut, the
- * atomic views) failed; do not call it yourself. fn names the view, flags
- * holds MMAPIO_VIEW_*_. Returns the error code, never 0.
- */
-MMAPIO_API int mmapio_view_fail_(const char *fn, const mmapio_map *m,
-                                 uint64_t off, uint64_t count, unsigned width,
-                                 unsigned flags);
-
-/* Private: mmapio_view_fail_, telling the compiler that it never returns
- * 0, so a caller's "if (rc != 0) abort/return" leaves no path on which
- * the view's pointer is unset, and its loop need not keep registers
- * alive across the call. */
-static inline int mmapio_view_failed_(const char *fn, const mmapio_map *m,
-                                      uint64_t off, uint64_t count,
-                                      unsigned width, unsigned flags,
-                                      const void *out) {
-  int rc =
-      mmapio_view_fail_(fn, m, off, count, width,
-                        flags | (out == NULL ? MMAPIO_VIEW_OUT_NULL_ : 0u));
-#if defined(__GNUC__) || defined(__clang__)
-  if (rc == 0)
-    __builtin_unreachable();
-#endif
-  return rc;
-}
 
 /**
  * Zero-copy read view of [off, off+len). Inline: a bounds check and
@@ -516,13 +479,7 @@ static inline int mmapio_view_failed_(const char *fn, const mmapio_map *m,
  * Undefined: m was closed.
  */
 static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
-                              const void **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, false, off, len, 1, &p))
-    return mmapio_view_failed_("mmapio_view", m, off, len, 1, 0u, out);
-  *out = p;
-  return 0;
-}
+                              const void **out);
 
 /**
  * Zero-copy writable view of [off, off+len), inline like mmapio_view.
@@ -537,21 +494,14 @@ static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
  * Undefined: m was closed.
  */
 static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
-                                  void **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, true, off, len, 1, &p))
-    return mmapio_view_failed_("mmapio_view_mut", m, off, len, 1,
-                               MMAPIO_VIEW_WRITABLE_, out);
-  *out = p;
-  return 0;
-}
+                                  void **out);
 
 /**
- * Copies [off, off+len) out of the mapping into buf (read_into). A macro
- * below makes a call of mmapio_read inline: the checks of mmapio_view,
- * then memcpy, and the exported function only when a check fails or the
- * guard is on. (mmapio_read)(...), &mmapio_read and bindings that look
- * the symbol up reach the exported function, which behaves the same.
+ * Copies [off, off+len) out of the mapping into buf. A call of
+ * mmapio_read is inline (a macro): the checks of mmapio_view, then
+ * memcpy, and the exported function only when a check fails or the guard
+ * is on. (mmapio_read)(...), &mmapio_read and bindings that look the
+ * symbol up reach the exported function, which behaves the same.
  *
  * Returns: 0.
  * Errors:
@@ -563,24 +513,10 @@ static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
 MMAPIO_API int mmapio_read(const mmapio_map *m, uint64_t off, void *buf,
                            size_t len);
 
-/* Private: the inline mmapio_read; do not call it yourself. */
-static inline int mmapio_read_inline_(const mmapio_map *m, uint64_t off,
-                                      void *buf, size_t len) {
-  unsigned char *p;
-  if ((buf == NULL && len > 0) || !mmapio_addr_(m, false, off, len, 1, &p) ||
-      MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
-                   relaxed))
-    return (mmapio_read)(m, off, buf, len);
-  if (len > 0)
-    memcpy(buf, p, len);
-  return 0;
-}
-#define mmapio_read(m, off, buf, len) mmapio_read_inline_(m, off, buf, len)
-
 /**
- * Copies len bytes from src into the mapping at off (update_region);
- * on RW mappings also adds len to the pending count and then applies the
- * flush policy (COW mappings have nothing to flush).
+ * Copies len bytes from src into the mapping at off; on RW mappings also
+ * adds len to the pending count and then applies the flush policy (COW
+ * mappings have nothing to flush).
  *
  * Returns: 0.
  * Errors:
@@ -611,7 +547,8 @@ MMAPIO_API mmapio_mode mmapio_mode_of(const mmapio_map *m);
 MMAPIO_API mmapio_flush_policy mmapio_flush_policy_of(const mmapio_map *m);
 /** Bytes written by mmapio_update and not yet flushed (0 for NULL). */
 MMAPIO_API uint64_t mmapio_pending(const mmapio_map *m);
-/** The file descriptor, still owned by the handle (-1 for NULL). */
+/** The file descriptor, still owned by the handle (-1 for NULL). Never
+ *  fails. */
 MMAPIO_API int mmapio_fd(const mmapio_map *m);
 /** The base address, for reading (NULL for NULL). See "Pointer
  *  validity" above; it changes only when growth moves the mapping. */
@@ -685,11 +622,10 @@ MMAPIO_API void mmapio_unpin(mmapio_pin *pin);
  * Changes the file's size and the mapping's length (RW only). Growing
  * with ftruncate leaves a sparse file (no blocks for the new bytes) unless
  * the handle was opened with MMAPIO_OPT_PREALLOCATE. Growth stays at the
- * same base inside the reservation; growth past it tries to
- * extend the reservation in place and otherwise moves the base, which
- * is reported in *moved (may be NULL). A shrink that would cut a pinned
- * range fails. On any failure the size, the base and every view are as
- * before.
+ * same base inside the reservation; growth past it tries to extend the
+ * reservation in place and otherwise moves the base, which is reported in
+ * *moved (may be NULL). A shrink that would cut a pinned range fails. On
+ * any failure the size, the base and every view are as before.
  *
  * Returns: 0; *moved (if not NULL) is set to whether the base changed.
  * Errors:
@@ -698,7 +634,8 @@ MMAPIO_API void mmapio_unpin(mmapio_pin *pin);
  *  - MMAPIO_E_RESIZE_FAILED: new_size is 0 or above mmapio_max_size(), or
  *    the OS refused (EFBIG, ENOSPC with preallocation, a failed remap;
  *    errno in the detail).
- *  - MMAPIO_E_BUSY: shrinking would cut a range held by a pin.
+ *  - MMAPIO_E_BUSY: shrinking would cut a range held by a pin or a live
+ *    walk (mmapio_chunks_begin, mmapio_chunks_mut).
  */
 MMAPIO_API int mmapio_resize(mmapio_map *m, uint64_t new_size, bool *moved);
 
@@ -752,9 +689,13 @@ MMAPIO_API int mmapio_flush_range(mmapio_map *m, uint64_t off, uint64_t len);
 /*
  * If another process truncates a mapped file, touching a page past the
  * new end raises SIGBUS, which by default kills the process. The guard
- * turns that into an error for the handle's copy paths: mmapio_read and
- * mmapio_update return MMAPIO_E_FAULT (other copying paths that document
- * FAULT follow the same rule), and nothing outside the copy is affected.
+ * turns that into an error for every function of the library that copies
+ * bytes out of or into the handle's mapping, and nothing outside the
+ * copy is affected: mmapio_read, mmapio_update, mmapio_segment_write,
+ * mmapio_cursor_read, mmapio_chunks_next_owned and mmapio_read_bytes
+ * return MMAPIO_E_FAULT, mmapio_touch_pages(_range) too, a stream from
+ * mmapio_fopen fails its read or write with errno EFAULT, and the async
+ * update reports FAULT in its completion.
  *
  * How: the first mmapio_set_guard(m, true) installs a process-wide
  * SIGBUS handler (SA_SIGINFO | SA_NODEFER | SA_ONSTACK), remembering the
@@ -762,30 +703,51 @@ MMAPIO_API int mmapio_flush_range(mmapio_map *m, uint64_t off, uint64_t len);
  * copy is touching, on that thread, jumps out of the copy (thread-local
  * sigsetjmp, no system call per copy; the signal mask is left exactly as
  * it was). Every other SIGBUS goes to the previous handler, or gets the
- * default action. Install your own SIGBUS handler before enabling the
- * guard if you want both. Pointers you dereference yourself (views, raw
- * base pointers) are not guarded.
+ * default action. Pointers you dereference yourself (views, raw base
+ * pointers, the chunks of mmapio_chunks_next and mmapio_chunks_mut) are
+ * not guarded.
+ *
+ * Your own SIGBUS handler: install it before the first
+ * mmapio_set_guard(m, true), and the guard chains to it. A handler
+ * installed afterwards takes the signal from the guard, which then cannot
+ * work: mmapio_set_guard(m, true) checks for this and fails with
+ * MMAPIO_E_BUSY (even if that handler chains to the guard's, which the
+ * library cannot tell), and handles whose guard was already on are no
+ * longer protected. If such a handler returns from a SIGBUS raised by an
+ * access (rather than sent with kill), the kernel runs the access again,
+ * which faults again: the thread loops for ever. A handler must not
+ * return from such a signal: it may end the process, siglongjmp out, or
+ * call the handler that sigaction gave back when it was installed (the
+ * guard's, which takes the faults of guarded copies and passes on the
+ * others).
  */
 
 /**
  * Turns the fault guard on or off for m's copy paths. Cost when on: a
- * sigsetjmp per guarded copy; when off: one predictable branch.
+ * sigsetjmp per guarded copy; when off: one predictable branch. Turning
+ * it on also checks that the guard's SIGBUS handler is still the
+ * process's (one sigaction query).
  *
  * Returns: 0.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m is NULL.
  *  - MMAPIO_E_IO: the SIGBUS handler could not be installed (sigaction
  *    failed; errno in the detail).
+ *  - MMAPIO_E_BUSY: on is true and another SIGBUS handler was installed
+ *    after the guard's, so the guard cannot work (see above); the
+ *    handle's guard setting is unchanged. Turning it off always works.
  */
 MMAPIO_API int mmapio_set_guard(mmapio_map *m, bool on);
 
 /* ------------------------------------------------------------------ */
-/* One-call file functions (the Rust crate's "manager")                */
+/* One-call file functions                                             */
 /* ------------------------------------------------------------------ */
 
 /*
- * create = mmapio_create, load = mmapio_open, update region =
- * mmapio_update, flush = mmapio_flush. The three below complete the set.
+ * Each function below opens a file, does one thing and closes it again,
+ * with no handle to manage. To work on a file in several steps, open a
+ * handle (mmapio_create, mmapio_open) and use mmapio_update and
+ * mmapio_flush.
  */
 
 /**
@@ -809,15 +771,20 @@ MMAPIO_API int mmapio_write_file(const char *path, uint64_t off,
  * Copies the regular file src to dst, preserving holes where the OS can,
  * then makes dst durable. dst gets exactly src's permission bits (the
  * umask does not apply); an existing dst is replaced. dst is never left
- * half-written under its name: the copy is written to a temporary file in dst's
- * directory and renamed over it.
+ * half-written under its name: the copy is written to a temporary file in
+ * dst's directory, fsynced, renamed over dst, and then dst's directory is
+ * fsynced so that the new name is durable.
  *
  * Returns: 0.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: src or dst is NULL; src is not a regular
  *    file.
  *  - MMAPIO_E_IO: src cannot be read, dst cannot be written (errno in
- *    the detail); dst is unchanged.
+ *    the detail); dst is unchanged and no temporary file is left.
+ *  - MMAPIO_E_FLUSH_FAILED: the copy was renamed over dst (it is durable
+ *    itself) and then opening or fsyncing dst's directory failed (errno
+ *    and the call, "open" or "fsync", in the detail): dst has the new
+ *    content, but its name may not survive a crash.
  */
 MMAPIO_API int mmapio_copy_file(const char *src, const char *dst);
 
@@ -834,7 +801,6 @@ MMAPIO_API int mmapio_copy_file(const char *src, const char *dst);
  */
 MMAPIO_API int mmapio_delete_file(const char *path);
 
-/* ==== BEGIN background ==== */
 /* ------------------------------------------------------------------ */
 /* Background work: flush policies, the writeback hint, asynchronous   */
 /* operations, file watching                                           */
@@ -1171,12 +1137,12 @@ typedef enum mmapio_watch_kind {
 
 /** One change. */
 typedef struct mmapio_watch_event {
-  mmapio_watch_kind kind;
-  bool range_known; /* offset and length hold the changed byte range */
-  uint64_t offset;  /* when the size changed: min(old size, new size) */
-  uint64_t length;  /* when the size changed: |new size - old size| */
-  uint64_t size;    /* the file's size when the event was handled */
-  bool overflowed;  /* events were lost; this one comes from a re-check */
+  mmapio_watch_kind kind; /* what happened */
+  bool range_known;       /* offset and length hold the changed byte range */
+  uint64_t offset;        /* when the size changed: min(old size, new size) */
+  uint64_t length;        /* when the size changed: |new size - old size| */
+  uint64_t size;          /* the file's size when the event was handled */
+  bool overflowed;        /* events were lost; this one comes from a re-check */
 } mmapio_watch_event;
 
 /**
@@ -1221,9 +1187,7 @@ MMAPIO_API int mmapio_watch_start(mmapio_watch **out, mmapio_map *m,
  * Undefined: stopping the same watch twice.
  */
 MMAPIO_API void mmapio_watch_stop(mmapio_watch *w);
-/* ==== END background ==== */
 
-/* ==== BEGIN memory ==== */
 /* ------------------------------------------------------------------ */
 /* Memory control: advice, residency, locking, huge pages              */
 /* ------------------------------------------------------------------ */
@@ -1300,6 +1264,14 @@ MMAPIO_API int mmapio_prefetch_range(mmapio_map *m, uint64_t off, uint64_t len);
  * the pages stay clean, and the first write to each page may still take
  * a (write-notify) fault; on an anonymous mapping the pages are writable
  * without one. On a COW handle no private copy is made.
+ *
+ * A call of mmapio_touch_pages_range or mmapio_touch_pages is inline (a
+ * macro, like mmapio_read's) when the guard is off, the range is at most
+ * 16 pages long and the handle's last touch found its pages mapped: the
+ * checks of mmapio_view, then one load per page. Every other call, and
+ * (mmapio_touch_pages_range)(...), the function's address and bindings
+ * that look the symbol up, reach the exported function, which behaves
+ * the same.
  *
  * With the fault guard on (mmapio_set_guard) the range is always faulted
  * in with MADV_POPULATE_READ (one guarded byte per page on kernels
@@ -1458,30 +1430,22 @@ typedef enum mmapio_hugepage_state {
 
 /* Reasons a mapping is not (entirely) huge-page backed
  * (mmapio_hugepage_report.reasons). */
-#define MMAPIO_HUGEPAGE_WHY_UNSUPPORTED                                        \
-  0x1u /* no THP in this kernel or                                             \
-          build */
-#define MMAPIO_HUGEPAGE_WHY_THP_DISABLED                                       \
-  0x2u /* THP mode "never"/"deny"                                              \
-          for this kind of memory */
-#define MMAPIO_HUGEPAGE_WHY_NOT_ADVISED                                        \
-  0x4u /* mode "madvise"/"advise" and                                          \
-          the mapping not advised */
-#define MMAPIO_HUGEPAGE_WHY_MISALIGNED                                         \
-  0x8u /* no 2 MiB-aligned 2 MiB block                                         \
-          lies inside the mapping */
-#define MMAPIO_HUGEPAGE_WHY_NOT_RESIDENT                                       \
-  0x10u /* nothing resident yet: THP                                           \
-           comes with faults */
-#define MMAPIO_HUGEPAGE_WHY_FILE_TYPE                                          \
-  0x20u /* the file (system) gave no                                           \
-           PMD-size page-cache folios */
-#define MMAPIO_HUGEPAGE_WHY_PRIVATE_COPY                                       \
-  0x40u /* COW: private copies are                                             \
-           small pages */
-#define MMAPIO_HUGEPAGE_WHY_POOL_EMPTY                                         \
-  0x80u /* hugetlb pool too small for                                          \
-           this anonymous region */
+/** No THP in this kernel or build. */
+#define MMAPIO_HUGEPAGE_WHY_UNSUPPORTED 0x1u
+/** THP mode "never"/"deny" for this kind of memory. */
+#define MMAPIO_HUGEPAGE_WHY_THP_DISABLED 0x2u
+/** Mode "madvise"/"advise" and the mapping not advised. */
+#define MMAPIO_HUGEPAGE_WHY_NOT_ADVISED 0x4u
+/** No 2 MiB-aligned 2 MiB block lies inside the mapping. */
+#define MMAPIO_HUGEPAGE_WHY_MISALIGNED 0x8u
+/** Nothing resident yet: THP comes with faults. */
+#define MMAPIO_HUGEPAGE_WHY_NOT_RESIDENT 0x10u
+/** The file (system) gave no PMD-size page-cache folios. */
+#define MMAPIO_HUGEPAGE_WHY_FILE_TYPE 0x20u
+/** COW: private copies are small pages. */
+#define MMAPIO_HUGEPAGE_WHY_PRIVATE_COPY 0x40u
+/** Hugetlb pool too small for this anonymous region. */
+#define MMAPIO_HUGEPAGE_WHY_POOL_EMPTY 0x80u
 
 /** The answer of mmapio_hugepage_diagnose. */
 typedef struct mmapio_hugepage_report {
@@ -1655,9 +1619,7 @@ MMAPIO_API int mmapio_anon_send(const mmapio_map *m, int sock);
  */
 MMAPIO_API int mmapio_anon_recv(mmapio_map **out, int sock,
                                 unsigned required_seals);
-/* ==== END memory ==== */
 
-/* ==== BEGIN views ==== */
 /* ------------------------------------------------------------------ */
 /* Views: atomics, iterators, segments, streams and hand-off          */
 /* ------------------------------------------------------------------ */
@@ -1671,14 +1633,6 @@ MMAPIO_API int mmapio_anon_recv(mmapio_map **out, int sock,
  * range (a shrink that would cut it fails with MMAPIO_E_BUSY) or follows
  * the mapping's current length.
  */
-
-#ifdef __cplusplus
-} /* extern "C": the standard headers are included outside it */
-#include <stdio.h>
-extern "C" {
-#else
-#include <stdio.h>
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Atomic views                                                        */
@@ -1708,10 +1662,9 @@ static_assert(sizeof(mmapio_atomic_u32) == 4 &&
                   sizeof(mmapio_atomic_u64) == 8 &&
                   alignof(mmapio_atomic_u64) == 8,
               "atomics must have their C11 layout");
-#define MMAPIO_ATOMIC_STD_ std::
 #else
-typedef _Atomic uint32_t mmapio_atomic_u32;
-typedef _Atomic uint64_t mmapio_atomic_u64;
+typedef _Atomic uint32_t mmapio_atomic_u32; /* a 32-bit atomic in a mapping */
+typedef _Atomic uint64_t mmapio_atomic_u64; /* a 64-bit atomic in a mapping */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 &&
                    ATOMIC_LLONG_LOCK_FREE == 2,
                "mmapio needs lock-free 32- and 64-bit atomics");
@@ -1720,7 +1673,6 @@ _Static_assert(sizeof(mmapio_atomic_u32) == 4 &&
                    sizeof(mmapio_atomic_u64) == 8 &&
                    _Alignof(mmapio_atomic_u64) == 8,
                "atomics must have a natural layout");
-#define MMAPIO_ATOMIC_STD_
 #endif
 
 /**
@@ -1736,13 +1688,7 @@ _Static_assert(sizeof(mmapio_atomic_u32) == 4 &&
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 exceeds the mapping's length.
  */
 static inline int mmapio_view_atomic_u32(const mmapio_map *m, uint64_t off,
-                                         const mmapio_atomic_u32 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, false, off, 1, 4, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u32", m, off, 1, 4, 0u, out);
-  *out = (const mmapio_atomic_u32 *)(void *)p;
-  return 0;
-}
+                                         const mmapio_atomic_u32 **out);
 
 /**
  * A writable atomic view of the 32-bit value at off. On a COW mapping the
@@ -1756,14 +1702,7 @@ static inline int mmapio_view_atomic_u32(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 4 exceeds the mapping's length.
  */
 static inline int mmapio_view_atomic_u32_mut(mmapio_map *m, uint64_t off,
-                                             mmapio_atomic_u32 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, true, off, 1, 4, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u32_mut", m, off, 1, 4,
-                               MMAPIO_VIEW_WRITABLE_, out);
-  *out = (mmapio_atomic_u32 *)(void *)p;
-  return 0;
-}
+                                             mmapio_atomic_u32 **out);
 
 /**
  * A read-only atomic view of the 64-bit value at off, on any mode.
@@ -1775,13 +1714,7 @@ static inline int mmapio_view_atomic_u32_mut(mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 exceeds the mapping's length.
  */
 static inline int mmapio_view_atomic_u64(const mmapio_map *m, uint64_t off,
-                                         const mmapio_atomic_u64 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, false, off, 1, 8, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u64", m, off, 1, 8, 0u, out);
-  *out = (const mmapio_atomic_u64 *)(void *)p;
-  return 0;
-}
+                                         const mmapio_atomic_u64 **out);
 
 /**
  * A writable atomic view of the 64-bit value at off.
@@ -1794,14 +1727,7 @@ static inline int mmapio_view_atomic_u64(const mmapio_map *m, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + 8 exceeds the mapping's length.
  */
 static inline int mmapio_view_atomic_u64_mut(mmapio_map *m, uint64_t off,
-                                             mmapio_atomic_u64 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, true, off, 1, 8, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u64_mut", m, off, 1, 8,
-                               MMAPIO_VIEW_WRITABLE_, out);
-  *out = (mmapio_atomic_u64 *)(void *)p;
-  return 0;
-}
+                                             mmapio_atomic_u64 **out);
 
 /**
  * A read-only view of count consecutive 32-bit atomics starting at off
@@ -1816,14 +1742,7 @@ static inline int mmapio_view_atomic_u64_mut(mmapio_map *m, uint64_t off,
  */
 static inline int mmapio_view_atomic_u32_array(const mmapio_map *m,
                                                uint64_t off, size_t count,
-                                               const mmapio_atomic_u32 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, false, off, count, 4, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u32_array", m, off, count, 4,
-                               0u, out);
-  *out = (const mmapio_atomic_u32 *)(void *)p;
-  return 0;
-}
+                                               const mmapio_atomic_u32 **out);
 
 /**
  * A writable view of count consecutive 32-bit atomics starting at off.
@@ -1839,14 +1758,7 @@ static inline int mmapio_view_atomic_u32_array(const mmapio_map *m,
  */
 static inline int mmapio_view_atomic_u32_array_mut(mmapio_map *m, uint64_t off,
                                                    size_t count,
-                                                   mmapio_atomic_u32 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, true, off, count, 4, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u32_array_mut", m, off,
-                               count, 4, MMAPIO_VIEW_WRITABLE_, out);
-  *out = (mmapio_atomic_u32 *)(void *)p;
-  return 0;
-}
+                                                   mmapio_atomic_u32 **out);
 
 /**
  * A read-only view of count consecutive 64-bit atomics starting at off,
@@ -1861,14 +1773,7 @@ static inline int mmapio_view_atomic_u32_array_mut(mmapio_map *m, uint64_t off,
  */
 static inline int mmapio_view_atomic_u64_array(const mmapio_map *m,
                                                uint64_t off, size_t count,
-                                               const mmapio_atomic_u64 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, false, off, count, 8, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u64_array", m, off, count, 8,
-                               0u, out);
-  *out = (const mmapio_atomic_u64 *)(void *)p;
-  return 0;
-}
+                                               const mmapio_atomic_u64 **out);
 
 /**
  * A writable view of count consecutive 64-bit atomics starting at off.
@@ -1884,14 +1789,7 @@ static inline int mmapio_view_atomic_u64_array(const mmapio_map *m,
  */
 static inline int mmapio_view_atomic_u64_array_mut(mmapio_map *m, uint64_t off,
                                                    size_t count,
-                                                   mmapio_atomic_u64 **out) {
-  unsigned char *p;
-  if (out == NULL || !mmapio_addr_(m, true, off, count, 8, &p))
-    return mmapio_view_failed_("mmapio_view_atomic_u64_array_mut", m, off,
-                               count, 8, MMAPIO_VIEW_WRITABLE_, out);
-  *out = (mmapio_atomic_u64 *)(void *)p;
-  return 0;
-}
+                                                   mmapio_atomic_u64 **out);
 
 /*
  * Operations on an atomic view: static inline, sequentially consistent,
@@ -1906,71 +1804,57 @@ static inline int mmapio_view_atomic_u64_array_mut(mmapio_map *m, uint64_t off,
  * and returns false; fetch_add / fetch_sub (wrapping) / fetch_and /
  * fetch_or apply the operation and return the previous value.
  */
-static inline uint32_t mmapio_atomic_u32_load(const mmapio_atomic_u32 *a) {
-  return MMAPIO_ATOMIC_STD_ atomic_load(a);
-}
-static inline void mmapio_atomic_u32_store(mmapio_atomic_u32 *a, uint32_t v) {
-  MMAPIO_ATOMIC_STD_ atomic_store(a, v);
-}
+/** Returns the value of *a. Never fails. */
+static inline uint32_t mmapio_atomic_u32_load(const mmapio_atomic_u32 *a);
+/** Sets *a to v. Never fails. */
+static inline void mmapio_atomic_u32_store(mmapio_atomic_u32 *a, uint32_t v);
+/** Sets *a to v and returns the previous value. Never fails. */
 static inline uint32_t mmapio_atomic_u32_exchange(mmapio_atomic_u32 *a,
-                                                  uint32_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_exchange(a, v);
-}
+                                                  uint32_t v);
+/** Sets *a to desired and returns true if *a equals *expected; else
+ *  stores the current value in *expected and returns false. Never fails. */
 static inline bool mmapio_atomic_u32_compare_exchange(mmapio_atomic_u32 *a,
                                                       uint32_t *expected,
-                                                      uint32_t desired) {
-  return MMAPIO_ATOMIC_STD_ atomic_compare_exchange_strong(a, expected,
-                                                           desired);
-}
+                                                      uint32_t desired);
+/** Adds v to *a (wrapping) and returns the previous value. Never fails. */
 static inline uint32_t mmapio_atomic_u32_fetch_add(mmapio_atomic_u32 *a,
-                                                   uint32_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_add(a, v);
-}
+                                                   uint32_t v);
+/** Subtracts v from *a (wrapping) and returns the previous value. Never
+ *  fails. */
 static inline uint32_t mmapio_atomic_u32_fetch_sub(mmapio_atomic_u32 *a,
-                                                   uint32_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_sub(a, v);
-}
+                                                   uint32_t v);
+/** Sets *a to *a & v and returns the previous value. Never fails. */
 static inline uint32_t mmapio_atomic_u32_fetch_and(mmapio_atomic_u32 *a,
-                                                   uint32_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_and(a, v);
-}
+                                                   uint32_t v);
+/** Sets *a to *a | v and returns the previous value. Never fails. */
 static inline uint32_t mmapio_atomic_u32_fetch_or(mmapio_atomic_u32 *a,
-                                                  uint32_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_or(a, v);
-}
+                                                  uint32_t v);
 
-static inline uint64_t mmapio_atomic_u64_load(const mmapio_atomic_u64 *a) {
-  return MMAPIO_ATOMIC_STD_ atomic_load(a);
-}
-static inline void mmapio_atomic_u64_store(mmapio_atomic_u64 *a, uint64_t v) {
-  MMAPIO_ATOMIC_STD_ atomic_store(a, v);
-}
+/** Returns the value of *a. Never fails. */
+static inline uint64_t mmapio_atomic_u64_load(const mmapio_atomic_u64 *a);
+/** Sets *a to v. Never fails. */
+static inline void mmapio_atomic_u64_store(mmapio_atomic_u64 *a, uint64_t v);
+/** Sets *a to v and returns the previous value. Never fails. */
 static inline uint64_t mmapio_atomic_u64_exchange(mmapio_atomic_u64 *a,
-                                                  uint64_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_exchange(a, v);
-}
+                                                  uint64_t v);
+/** Sets *a to desired and returns true if *a equals *expected; else
+ *  stores the current value in *expected and returns false. Never fails. */
 static inline bool mmapio_atomic_u64_compare_exchange(mmapio_atomic_u64 *a,
                                                       uint64_t *expected,
-                                                      uint64_t desired) {
-  return MMAPIO_ATOMIC_STD_ atomic_compare_exchange_strong(a, expected,
-                                                           desired);
-}
+                                                      uint64_t desired);
+/** Adds v to *a (wrapping) and returns the previous value. Never fails. */
 static inline uint64_t mmapio_atomic_u64_fetch_add(mmapio_atomic_u64 *a,
-                                                   uint64_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_add(a, v);
-}
+                                                   uint64_t v);
+/** Subtracts v from *a (wrapping) and returns the previous value. Never
+ *  fails. */
 static inline uint64_t mmapio_atomic_u64_fetch_sub(mmapio_atomic_u64 *a,
-                                                   uint64_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_sub(a, v);
-}
+                                                   uint64_t v);
+/** Sets *a to *a & v and returns the previous value. Never fails. */
 static inline uint64_t mmapio_atomic_u64_fetch_and(mmapio_atomic_u64 *a,
-                                                   uint64_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_and(a, v);
-}
+                                                   uint64_t v);
+/** Sets *a to *a | v and returns the previous value. Never fails. */
 static inline uint64_t mmapio_atomic_u64_fetch_or(mmapio_atomic_u64 *a,
-                                                  uint64_t v) {
-  return MMAPIO_ATOMIC_STD_ atomic_fetch_or(a, v);
-}
+                                                  uint64_t v);
 
 /* ------------------------------------------------------------------ */
 /* Iterators                                                           */
@@ -1988,8 +1872,7 @@ static inline uint64_t mmapio_atomic_u64_fetch_or(mmapio_atomic_u64 *a,
  *
  * mmapio_chunks_next is static inline and compiles to pointer arithmetic:
  * no lock, no allocation, no copy. mmapio_chunks_next_owned is the slow
- * path (the Rust crate's chunks_owned / pages_owned): each chunk is a
- * malloc'd copy.
+ * path: each chunk is a malloc'd copy.
  *
  * Resizing during a walk is defined:
  *  - the walk covers the length the mapping had at mmapio_chunks_begin;
@@ -2004,9 +1887,10 @@ static inline uint64_t mmapio_atomic_u64_fetch_or(mmapio_atomic_u64 *a,
  * never freed. Chunk pointers stay valid after the release under the
  * rules of "Pointer validity" above.
  *
- * The iterator is caller-owned storage (no allocation). It is linked into
- * the mapping's list of pins: do not copy or move it while it lives. Use
- * it from one thread at a time.
+ * Beginning and ending a walk take no lock and make no system call (a
+ * walk that begins while a shrink is deciding waits for it). The
+ * iterator is caller-owned storage (no allocation); do not copy or move
+ * it while it lives. Use it from one thread at a time.
  */
 
 /** One chunk of a walk: a zero-copy view into the mapping. */
@@ -2071,24 +1955,12 @@ MMAPIO_API void mmapio_chunks_end(mmapio_chunks *it);
  * Undefined: it or out is NULL; it was never begun (a failed begin leaves
  * it untouched).
  */
-static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out) {
-  uint64_t left = it->end_ - it->pos_;
-  if (left == 0) {
-    mmapio_chunks_end(it);
-    return false;
-  }
-  size_t n = left < it->size_ ? (size_t)left : it->size_;
-  out->data = it->base_ + (size_t)it->pos_;
-  out->len = n;
-  out->off = it->pos_;
-  it->pos_ += n;
-  return true;
-}
+static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out);
 
 /**
- * The next chunk of a walk as a malloc'd copy (chunks_owned /
- * pages_owned: begin with mmapio_chunks_begin or mmapio_pages_begin).
- * It may be mixed with mmapio_chunks_next on the same walk.
+ * The next chunk of a walk as a malloc'd copy (a walk begun with
+ * mmapio_chunks_begin or mmapio_pages_begin). It may be mixed with
+ * mmapio_chunks_next on the same walk.
  *
  * Returns: 0 and the chunk in *out; the caller frees out->data with
  * free(). At the end: 0 with out->data NULL and out->len 0, and the
@@ -2097,6 +1969,9 @@ static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out) {
  *  - MMAPIO_E_INVALID_ARGUMENT: it or out is NULL.
  *  - MMAPIO_E_NO_MEMORY: the copy could not be allocated; *out is
  *    untouched and the walk has not advanced (the call may be retried).
+ *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
+ *    truncated under the chunk (SIGBUS); *out is untouched and the walk
+ *    has not advanced (mmapio_chunks_end ends it).
  * Undefined: it was never begun.
  */
 MMAPIO_API int mmapio_chunks_next_owned(mmapio_chunks *it,
@@ -2229,6 +2104,8 @@ MMAPIO_API int mmapio_segment_view_mut(mmapio_segment *s, uint64_t off,
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the segment's length, or
  *    (MMAPIO_SEGMENT_NOPIN only) the mapping has shrunk below the
  *    segment's end; nothing is copied.
+ *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
+ *    truncated under the range (SIGBUS); as for mmapio_update.
  *  - MMAPIO_E_FLUSH_FAILED: the bytes were copied but the flush the
  *    policy required failed (see mmapio_flush).
  */
@@ -2292,6 +2169,9 @@ MMAPIO_API void mmapio_cursor_close(mmapio_cursor *c);
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: c or out_n is NULL, or buf is NULL with
  *    len > 0.
+ *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
+ *    truncated under the bytes to copy (SIGBUS); buf may be partly
+ *    written, *out_n is untouched and the position does not move.
  */
 MMAPIO_API int mmapio_cursor_read(mmapio_cursor *c, void *buf, size_t len,
                                   size_t *out_n);
@@ -2331,7 +2211,11 @@ MMAPIO_API int mmapio_cursor_set_position(mmapio_cursor *c, uint64_t pos);
  * by fwrite or, because stdio buffers, by the next fflush or fclose.
  * Bytes written are applied like mmapio_update() (pending count and flush
  * policy; a failed policy flush is an EIO write error). fclose() does not
- * flush the mapping: call mmapio_flush() for durability.
+ * flush the mapping: call mmapio_flush() for durability. With the guard
+ * on (mmapio_set_guard), a read or write that meets a file truncated
+ * under the mapping fails with errno EFAULT (fread returns short and
+ * ferror() is set; a write error shows at fwrite, fflush or fclose) and
+ * the stream's position does not move.
  *
  * mode is "r" or "rb" (read only), or "r+", "rb+" or "r+b" (read and
  * write; RW and COW mappings only).
@@ -2352,8 +2236,7 @@ MMAPIO_API int mmapio_fopen(FILE **out, mmapio_map *m, const char *mode);
 /* ------------------------------------------------------------------ */
 
 /**
- * Copies [off, off+len) into a new buffer the caller owns (the Rust
- * crate's `bytes` conversion).
+ * Copies [off, off+len) into a new buffer the caller owns.
  *
  * Returns: 0 and the buffer in *out (never NULL, even for len 0); the
  * caller frees it with free().
@@ -2361,6 +2244,8 @@ MMAPIO_API int mmapio_fopen(FILE **out, mmapio_map *m, const char *mode);
  *  - MMAPIO_E_INVALID_ARGUMENT: m or out is NULL.
  *  - MMAPIO_E_OUT_OF_BOUNDS: off + len exceeds the mapping's length.
  *  - MMAPIO_E_NO_MEMORY: the buffer could not be allocated.
+ *  - MMAPIO_E_FAULT: the guard is on (mmapio_set_guard) and the file was
+ *    truncated under the range (SIGBUS); *out is untouched.
  */
 MMAPIO_API int mmapio_read_bytes(const mmapio_map *m, uint64_t off, size_t len,
                                  void **out);
@@ -2391,7 +2276,327 @@ MMAPIO_API int mmapio_read_bytes(const mmapio_map *m, uint64_t off, size_t len,
  */
 MMAPIO_API int mmapio_send_range(const mmapio_map *m, uint64_t off, size_t len,
                                  int out_fd, size_t *out_sent);
-/* ==== END views ==== */
+
+/* ------------------------------------------------------------------ */
+/* Private: the machinery of the inline functions                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Nothing below is part of the API. It is what the static inline
+ * functions declared above need, and their definitions: the atomics of C
+ * and C++ under one spelling, the first members of every handle (which
+ * compiled code reads, so their layout is part of the ABI), a lock-free
+ * snapshot of base and length, the checks of the inline views, the
+ * exported function that reports why a view failed, and the macros that
+ * make calls of mmapio_read, mmapio_touch_pages and
+ * mmapio_touch_pages_range inline. Names ending in "_" are private: do not
+ * use them; they may change in any release.
+ */
+
+/* Atomics for the inline paths and the atomic views: C11 _Atomic in C,
+ * std::atomic (same size, alignment and representation) in C++; and one
+ * spelling of a static assertion. */
+#ifdef __cplusplus
+#define MMAPIO_ATOMIC_(T) std::atomic<T>
+#define MMAPIO_LOAD_(p, order) ((p)->load(std::memory_order_##order))
+#define MMAPIO_ALIGN8_ alignas(8)
+#define MMAPIO_ATOMIC_STD_ std::
+#define MMAPIO_STATIC_ASSERT_ static_assert
+#else
+#define MMAPIO_ATOMIC_(T) _Atomic(T)
+#define MMAPIO_LOAD_(p, order) atomic_load_explicit((p), memory_order_##order)
+#define MMAPIO_ALIGN8_ _Alignas(8)
+#define MMAPIO_ATOMIC_STD_
+#define MMAPIO_STATIC_ASSERT_ _Static_assert
+#endif
+
+/* Every MMAPIO_OPT_* flag: what the library accepts in options.flags. */
+#define MMAPIO_OPT_ALL_                                                        \
+  (MMAPIO_OPT_NOFOLLOW | MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR |        \
+   MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER)
+
+/*
+ * The first members of every handle, which the inline views below read.
+ * Private to the library: never read or write them yourself. Their
+ * layout is part of the ABI.
+ */
+typedef struct mmapio_map_head_ {
+  MMAPIO_ATOMIC_(unsigned char *) base_; /* the live mapping */
+  /* Explicitly 8-aligned: gcc before 11 aligned an _Atomic uint64_t
+   * member to 4 on i386, and the layout must not depend on the compiler
+   * (asserted below). */
+  MMAPIO_ALIGN8_ MMAPIO_ATOMIC_(uint64_t) len_; /* its length */
+  int mode_;                                    /* mmapio_mode, fixed at open */
+  MMAPIO_ATOMIC_(bool) guarded_;                /* mmapio_set_guard is on */
+  unsigned char page_shift_; /* log2 of the page size; 0 before 1.1 */
+  /* 1 when the last touch_pages that looked found the pages mapped: small
+   * touches are then looped inline (mmapio_touch_pages_range). */
+  MMAPIO_ATOMIC_(unsigned char) touch_mapped_;
+} mmapio_map_head_;
+
+MMAPIO_STATIC_ASSERT_(
+    offsetof(mmapio_map_head_, len_) == 8 &&
+        offsetof(mmapio_map_head_, mode_) == 16 &&
+        offsetof(mmapio_map_head_, guarded_) == 20 &&
+        offsetof(mmapio_map_head_, page_shift_) == 21 &&
+        offsetof(mmapio_map_head_, touch_mapped_) == 22 &&
+        sizeof(mmapio_map_head_) == 24,
+    "the handle head has one layout in C and C++, 32- and 64-bit");
+
+/* How the snapshot below orders its two loads. On x86 the processor
+ * keeps every load after the loads before it (TSO), and the compiler
+ * keeps volatile accesses in program order, so two volatile relaxed
+ * loads are already length-then-base. An acquire load would add a
+ * compiler barrier that makes a caller's loop reload whatever it keeps
+ * in memory (a vector's data pointer, say) after every view. Elsewhere,
+ * and under ThreadSanitizer (which does not model the processor's
+ * order), the length is an acquire load. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMAPIO_TSAN_ 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MMAPIO_TSAN_ 1
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(MMAPIO_TSAN_)
+#define MMAPIO_SNAPSHOT_TSO_ 1
+#else
+#define MMAPIO_SNAPSHOT_TSO_ 0
+#endif
+
+/* An addressable (base, length) pair without a lock: the length first
+ * (in the order described above), then the base. Every reservation keeps
+ * each page it ever mapped addressable until close (file pages, or
+ * private zeros after a shrink); growth maps before it publishes a
+ * length, and growth that moves publishes the new base (whose first
+ * mapping is longer than any earlier length) before the new length. So a
+ * base read after a length covers that length, whichever later base it
+ * is. */
+static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
+                                              uint64_t *len) {
+  const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
+#if MMAPIO_SNAPSHOT_TSO_
+  *len = MMAPIO_LOAD_((const volatile MMAPIO_ATOMIC_(uint64_t) *)&h->len_,
+                      relaxed);
+  return MMAPIO_LOAD_(
+      (const volatile MMAPIO_ATOMIC_(unsigned char *) *)&h->base_, relaxed);
+#else
+  *len = MMAPIO_LOAD_(&h->len_, acquire);
+  return MMAPIO_LOAD_(&h->base_, relaxed);
+#endif
+}
+
+/* Private: true, and the address of count elements of width bytes (a
+ * power of two) at off in *at, when every check of the inline views
+ * passes. */
+static inline bool mmapio_addr_(const mmapio_map *m, bool writable,
+                                uint64_t off, uint64_t count, unsigned width,
+                                unsigned char **at) {
+  uint64_t size;
+  if (m == NULL ||
+      (writable &&
+       ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO) ||
+      (off & (width - 1)) != 0 || count > UINT64_MAX / width)
+    return false;
+  unsigned char *b = mmapio_snapshot_(m, &size);
+  if (off > size || count * width > size - off)
+    return false;
+  *at = b + off;
+  return true;
+}
+
+/* Private flags of mmapio_view_fail_. */
+#define MMAPIO_VIEW_WRITABLE_ 1u
+#define MMAPIO_VIEW_OUT_NULL_ 2u
+
+/*
+ * Private: reports why an inline view (mmapio_view, mmapio_view_mut, the
+ * atomic views) failed; do not call it yourself. fn names the view, flags
+ * holds MMAPIO_VIEW_*_. Returns the error code, never 0.
+ */
+MMAPIO_API int mmapio_view_fail_(const char *fn, const mmapio_map *m,
+                                 uint64_t off, uint64_t count, unsigned width,
+                                 unsigned flags);
+
+/* Private: mmapio_view_fail_, telling the compiler that it never returns
+ * 0, so a caller's "if (rc != 0) abort/return" leaves no path on which
+ * the view's pointer is unset, and its loop need not keep registers
+ * alive across the call. */
+static inline int mmapio_view_failed_(const char *fn, const mmapio_map *m,
+                                      uint64_t off, uint64_t count,
+                                      unsigned width, unsigned flags,
+                                      const void *out) {
+  int rc =
+      mmapio_view_fail_(fn, m, off, count, width,
+                        flags | (out == NULL ? MMAPIO_VIEW_OUT_NULL_ : 0u));
+#if defined(__GNUC__) || defined(__clang__)
+  if (rc == 0)
+    __builtin_unreachable();
+#endif
+  return rc;
+}
+
+/* The views declared in "Reading and writing" and "Atomic views". */
+static inline int mmapio_view(const mmapio_map *m, uint64_t off, size_t len,
+                              const void **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, false, off, len, 1, &p))
+    return mmapio_view_failed_("mmapio_view", m, off, len, 1, 0u, out);
+  *out = p;
+  return 0;
+}
+
+static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
+                                  void **out) {
+  unsigned char *p;
+  if (out == NULL || !mmapio_addr_(m, true, off, len, 1, &p))
+    return mmapio_view_failed_("mmapio_view_mut", m, off, len, 1,
+                               MMAPIO_VIEW_WRITABLE_, out);
+  *out = p;
+  return 0;
+}
+
+/* The atomic views of one width: S the suffix (u32, u64), W the width
+ * in bytes. */
+#define MMAPIO_ATOMIC_VIEWS_(S, W)                                             \
+  static inline int mmapio_view_atomic_##S(const mmapio_map *m, uint64_t off,  \
+                                           const mmapio_atomic_##S **out) {    \
+    unsigned char *p;                                                          \
+    if (out == NULL || !mmapio_addr_(m, false, off, 1, W, &p))                 \
+      return mmapio_view_failed_("mmapio_view_atomic_" #S, m, off, 1, W, 0u,   \
+                                 out);                                         \
+    *out = (const mmapio_atomic_##S *)(void *)p;                               \
+    return 0;                                                                  \
+  }                                                                            \
+  static inline int mmapio_view_atomic_##S##_mut(mmapio_map *m, uint64_t off,  \
+                                                 mmapio_atomic_##S **out) {    \
+    unsigned char *p;                                                          \
+    if (out == NULL || !mmapio_addr_(m, true, off, 1, W, &p))                  \
+      return mmapio_view_failed_("mmapio_view_atomic_" #S "_mut", m, off, 1,   \
+                                 W, MMAPIO_VIEW_WRITABLE_, out);               \
+    *out = (mmapio_atomic_##S *)(void *)p;                                     \
+    return 0;                                                                  \
+  }                                                                            \
+  static inline int mmapio_view_atomic_##S##_array(                            \
+      const mmapio_map *m, uint64_t off, size_t count,                         \
+      const mmapio_atomic_##S **out) {                                         \
+    unsigned char *p;                                                          \
+    if (out == NULL || !mmapio_addr_(m, false, off, count, W, &p))             \
+      return mmapio_view_failed_("mmapio_view_atomic_" #S "_array", m, off,    \
+                                 count, W, 0u, out);                           \
+    *out = (const mmapio_atomic_##S *)(void *)p;                               \
+    return 0;                                                                  \
+  }                                                                            \
+  static inline int mmapio_view_atomic_##S##_array_mut(                        \
+      mmapio_map *m, uint64_t off, size_t count, mmapio_atomic_##S **out) {    \
+    unsigned char *p;                                                          \
+    if (out == NULL || !mmapio_addr_(m, true, off, count, W, &p))              \
+      return mmapio_view_failed_("mmapio_view_atomic_" #S "_array_mut", m,     \
+                                 off, count, W, MMAPIO_VIEW_WRITABLE_, out);   \
+    *out = (mmapio_atomic_##S *)(void *)p;                                     \
+    return 0;                                                                  \
+  }
+MMAPIO_ATOMIC_VIEWS_(u32, 4)
+MMAPIO_ATOMIC_VIEWS_(u64, 8)
+
+/* The operations on an atomic view, declared in "Atomic views": one
+ * definition for both widths (T the value type, A the view type, whose
+ * name is also the functions' prefix). */
+#define MMAPIO_ATOMIC_FETCH_(T, A, fetch_op)                                   \
+  static inline T A##_##fetch_op(A *a, T v) {                                  \
+    return MMAPIO_ATOMIC_STD_ atomic_##fetch_op(a, v);                         \
+  }
+#define MMAPIO_ATOMIC_OPS_(T, A)                                               \
+  static inline T A##_load(const A *a) {                                       \
+    return MMAPIO_ATOMIC_STD_ atomic_load(a);                                  \
+  }                                                                            \
+  static inline void A##_store(A *a, T v) {                                    \
+    MMAPIO_ATOMIC_STD_ atomic_store(a, v);                                     \
+  }                                                                            \
+  static inline T A##_exchange(A *a, T v) {                                    \
+    return MMAPIO_ATOMIC_STD_ atomic_exchange(a, v);                           \
+  }                                                                            \
+  static inline bool A##_compare_exchange(A *a, T *expected, T desired) {      \
+    return MMAPIO_ATOMIC_STD_ atomic_compare_exchange_strong(a, expected,      \
+                                                             desired);         \
+  }                                                                            \
+  MMAPIO_ATOMIC_FETCH_(T, A, fetch_add)                                        \
+  MMAPIO_ATOMIC_FETCH_(T, A, fetch_sub)                                        \
+  MMAPIO_ATOMIC_FETCH_(T, A, fetch_and)                                        \
+  MMAPIO_ATOMIC_FETCH_(T, A, fetch_or)
+MMAPIO_ATOMIC_OPS_(uint32_t, mmapio_atomic_u32)
+MMAPIO_ATOMIC_OPS_(uint64_t, mmapio_atomic_u64)
+
+/* The next chunk of a walk, declared in "Iterators". */
+static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out) {
+  uint64_t left = it->end_ - it->pos_;
+  if (left == 0) {
+    mmapio_chunks_end(it);
+    return false;
+  }
+  size_t n = left < it->size_ ? (size_t)left : it->size_;
+  out->data = it->base_ + (size_t)it->pos_;
+  out->len = n;
+  out->off = it->pos_;
+  it->pos_ += n;
+  return true;
+}
+
+/* Private: the inline mmapio_read; do not call it yourself. */
+static inline int mmapio_read_inline_(const mmapio_map *m, uint64_t off,
+                                      void *buf, size_t len) {
+  unsigned char *p;
+  if ((buf == NULL && len > 0) || !mmapio_addr_(m, false, off, len, 1, &p) ||
+      MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
+                   relaxed))
+    return (mmapio_read)(m, off, buf, len);
+  if (len > 0)
+    memcpy(buf, p, len);
+  return 0;
+}
+#define mmapio_read(m, off, buf, len) mmapio_read_inline_(m, off, buf, len)
+
+/* Private: ranges of up to this many pages, on a handle whose last look
+ * found its pages mapped (touch_mapped_), are touched inline: the checks
+ * of mmapio_view, then one load per page, with no call. The exported
+ * functions do everything else, and behave the same. */
+#define MMAPIO_TOUCH_INLINE_PAGES_ 16u
+static inline bool mmapio_touch_inlined_(const mmapio_map *m, uint64_t off,
+                                         uint64_t len, bool whole) {
+  const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
+  uint64_t size;
+  if (m == NULL || !MMAPIO_LOAD_(&h->touch_mapped_, relaxed) ||
+      MMAPIO_LOAD_(&h->guarded_, relaxed))
+    return false;
+  unsigned shift = h->page_shift_;
+  const unsigned char *b = mmapio_snapshot_(m, &size);
+  if (whole)
+    len = size;
+  if (off > size || len > size - off ||
+      len > ((uint64_t)MMAPIO_TOUCH_INLINE_PAGES_ << shift))
+    return false;
+  if (len == 0)
+    return true;
+  const volatile unsigned char *p = b + (off & ~(((uint64_t)1 << shift) - 1));
+  const unsigned char *end = b + off + len;
+  do
+    (void)*p;
+  while ((p += (size_t)1 << shift) < end);
+  return true;
+}
+static inline int mmapio_touch_pages_range_inline_(mmapio_map *m, uint64_t off,
+                                                   uint64_t len) {
+  return mmapio_touch_inlined_(m, off, len, false)
+             ? 0
+             : (mmapio_touch_pages_range)(m, off, len);
+}
+static inline int mmapio_touch_pages_inline_(mmapio_map *m) {
+  return mmapio_touch_inlined_(m, 0, 0, true) ? 0 : (mmapio_touch_pages)(m);
+}
+#define mmapio_touch_pages_range(m, off, len)                                  \
+  mmapio_touch_pages_range_inline_(m, off, len)
+#define mmapio_touch_pages(m) mmapio_touch_pages_inline_(m)
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,7 @@ int mmapio_view_fail_(const char *fn, const mmapio_map *m, uint64_t off,
                       uint64_t count, unsigned width, unsigned flags) {
   if (m == NULL || (flags & MMAPIO_VIEW_OUT_NULL_))
     return fail_null(fn);
-  if ((flags & MMAPIO_VIEW_WRITABLE_) && m->mode == MMAPIO_MODE_RO)
+  if ((flags & MMAPIO_VIEW_WRITABLE_) && mmi_mode(m) == MMAPIO_MODE_RO)
     return fail_read_only(fn);
   if ((off & (width - 1)) != 0)
     return mmi_fail(MMAPIO_E_MISALIGNED, 0, NULL,
@@ -30,7 +30,7 @@ int mmapio_view_fail_(const char *fn, const mmapio_map *m, uint64_t off,
     return mmi_fail(MMAPIO_E_OUT_OF_BOUNDS, 0, NULL,
                     "%s: %llu elements of %u bytes overflow", fn,
                     (unsigned long long)count, width);
-  return mmi_fail_bounds(fn, off, count * width, mmapio_len(m));
+  return mmi_fail_bounds(fn, off, count * width, mmi_len(m));
 }
 
 /* The exported function; callers of the header get the inline one. */
@@ -41,32 +41,22 @@ int(mmapio_read)(const mmapio_map *m, uint64_t off, void *buf, size_t len) {
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_read", off, len, size);
-  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->head.guarded_,
-                                        memory_order_relaxed)))
-    return mmi_guarded_copy("mmapio_read", buf, b + off, len, b + off, off);
-  if (len > 0)
-    memcpy(buf, b + off, len);
-  return 0;
+  return mmi_copy(m, "mmapio_read", buf, b + off, len, b + off, off);
 }
 
 int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   if (MMI_UNLIKELY(m == NULL || (src == NULL && len > 0)))
     return fail_null("mmapio_update");
-  if (MMI_UNLIKELY(m->mode == MMAPIO_MODE_RO))
+  if (MMI_UNLIKELY(mmi_mode(m) == MMAPIO_MODE_RO))
     return fail_read_only("mmapio_update");
   uint64_t size;
   unsigned char *b = mmi_snapshot(m, &size);
   if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
     return mmi_fail_bounds("mmapio_update", off, len, size);
-  if (MMI_UNLIKELY(
-          atomic_load_explicit(&m->head.guarded_, memory_order_relaxed))) {
-    int rc = mmi_guarded_copy("mmapio_update", b + off, src, len, b + off, off);
-    if (rc != 0)
-      return rc;
-  } else if (len > 0) {
-    memcpy(b + off, src, len);
-  }
-  if (m->mode != MMAPIO_MODE_RW || m->anonymous)
+  int rc = mmi_copy(m, "mmapio_update", b + off, src, len, b + off, off);
+  if (rc != 0)
+    return rc;
+  if (mmi_mode(m) != MMAPIO_MODE_RW || m->anonymous)
     return 0; /* nothing will ever need flushing: count nothing */
   atomic_fetch_add_explicit(&m->pending, len, memory_order_relaxed);
   if (m->policy == MMAPIO_FLUSH_MANUAL)
@@ -74,12 +64,7 @@ int mmapio_update(mmapio_map *m, uint64_t off, const void *src, size_t len) {
   return mmi_after_update(m, off, len);
 }
 
-uint64_t mmapio_len(const mmapio_map *m) {
-  if (m == NULL)
-    return 0;
-  return atomic_load_explicit(&((mmapio_map *)m)->head.len_,
-                              memory_order_acquire);
-}
+uint64_t mmapio_len(const mmapio_map *m) { return m != NULL ? mmi_len(m) : 0; }
 
 bool mmapio_is_empty(const mmapio_map *m) { return mmapio_len(m) == 0; }
 
@@ -88,7 +73,7 @@ const char *mmapio_path(const mmapio_map *m) {
 }
 
 mmapio_mode mmapio_mode_of(const mmapio_map *m) {
-  return m != NULL ? m->mode : (mmapio_mode)0;
+  return m != NULL ? mmi_mode(m) : (mmapio_mode)0;
 }
 
 mmapio_flush_policy mmapio_flush_policy_of(const mmapio_map *m) {
@@ -102,7 +87,7 @@ uint64_t mmapio_pending(const mmapio_map *m) {
                               memory_order_relaxed);
 }
 
-int mmapio_fd(const mmapio_map *m) { return m != NULL ? m->fd : -1; }
+int mmapio_fd(const mmapio_map *m) { return m != NULL ? mmi_fd_settle(m) : -1; }
 
 const void *mmapio_base(const mmapio_map *m) {
   if (m == NULL)
@@ -114,7 +99,7 @@ const void *mmapio_base(const mmapio_map *m) {
 int mmapio_base_mut(mmapio_map *m, void **out) {
   if (m == NULL || out == NULL)
     return fail_null("mmapio_base_mut");
-  if (m->mode == MMAPIO_MODE_RO)
+  if (mmi_mode(m) == MMAPIO_MODE_RO)
     return fail_read_only("mmapio_base_mut");
   uint64_t size;
   *out = mmi_snapshot(m, &size);

@@ -5,51 +5,39 @@
  * region to another process over a Unix-domain socket.
  */
 #include "memory.h"
-#include "platform_memory.h"
-#include "sys.h"
+#include "os.h"
 
 #include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MMI_SEALS_ALL (MMAPIO_SEAL_SHRINK | MMAPIO_SEAL_GROW)
 #define MMI_ANON_FLAGS (MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER)
 
 /* Maps fd (size bytes, owned by the handle on success) as an anonymous
- * handle and applies the open-time hints in flags. */
+ * handle, with the open-time hints in flags. */
 static int map_anon(mmapio_map **out, int fd, uint64_t size, unsigned flags) {
-  /* No hint flags here: they must see m->anonymous, set below. */
   mmapio_options o = MMAPIO_OPTIONS_INIT;
-  mmapio_map *m;
-  int rc = mmi_map_fd(&m, fd, MMAPIO_MODE_RW, NULL, &o, size);
-  if (rc != 0)
-    return rc;
-  m->anonymous = true;
-  m->opt_flags = flags;
-  if (flags != 0)
-    mmi_apply_hints(m, flags);
-  *out = m;
-  return 0;
+  o.flags = flags;
+  return mmi_map_fd(out, fd, NULL, &o, size, MMI_HANDLE_ANONYMOUS);
 }
 
 /* A new memory file of size bytes, mapped. */
 static int create(const char *fn, mmapio_map **out, uint64_t size,
                   unsigned flags, bool hugetlb) {
-  int fd = mmi_memfd(hugetlb);
+  int fd = mmi_os_memfd(hugetlb);
   if (fd < 0)
-    return mmi_fail(MMAPIO_E_IO, errno, mmi_memfd_call(),
+    return mmi_fail(MMAPIO_E_IO, errno, mmi_os_memfd_call(),
                     "%s: cannot create a memory file%s", fn,
                     hugetlb ? " of hugetlb pages" : "");
-  if (mmi_sys.ftruncate(fd, (off_t)size) != 0) {
+  if (mmi_os_truncate(fd, size) != 0) {
     int e = errno;
-    close(fd);
+    mmi_os_close(fd);
     return mmi_fail(MMAPIO_E_IO, e, "ftruncate",
                     "%s: cannot give the memory file %llu bytes", fn,
                     (unsigned long long)size);
   }
   int rc = map_anon(out, fd, size, flags);
   if (rc != 0)
-    close(fd);
+    mmi_os_close(fd);
   return rc;
 }
 
@@ -98,9 +86,9 @@ int mmapio_anon_seal(mmapio_map *m, unsigned seals) {
   if (seals == 0 || (seals & ~MMI_SEALS_ALL) != 0)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "%s: seals 0x%x is 0 or has an unknown bit", fn, seals);
-  if (!mmi_seals_built())
+  if (!mmi_os_has_seals())
     return fail_no_seals(fn);
-  if (mmi_seals_add(m->fd, seals) != 0)
+  if (mmi_os_seals_add(m->fd, seals) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "fcntl", "%s: adding seals 0x%x failed",
                     fn, seals);
   return 0;
@@ -110,10 +98,10 @@ int mmapio_anon_seals(const mmapio_map *m, unsigned *out) {
   static const char fn[] = "mmapio_anon_seals";
   if (m == NULL || out == NULL || !m->anonymous)
     return fail_not_anon(fn);
-  if (!mmi_seals_built())
+  if (!mmi_os_has_seals())
     return fail_no_seals(fn);
   unsigned seals;
-  if (mmi_seals_get(m->fd, &seals) != 0)
+  if (mmi_os_seals_get(m->fd, &seals) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "fcntl", "%s: F_GET_SEALS failed", fn);
   *out = seals;
   return 0;
@@ -126,7 +114,7 @@ int mmapio_anon_send(const mmapio_map *m, int sock) {
                     "%s: m is NULL or not anonymous, or socket %d is "
                     "negative",
                     fn, sock);
-  if (mmi_send_fd(sock, m->fd) != 0)
+  if (mmi_os_send_fd(sock, m->fd) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "sendmsg",
                     "%s: sending the region on socket %d failed", fn, sock);
   return 0;
@@ -136,31 +124,30 @@ int mmapio_anon_send(const mmapio_map *m, int sock) {
  * closes fd). */
 static int check_received(const char *fn, int fd, unsigned required,
                           uint64_t *size) {
-  struct stat st;
-  if (fstat(fd, &st) != 0)
+  mmi_file_info st;
+  if (mmi_os_stat_fd(fd, &st) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "fstat",
                     "%s: cannot stat the received descriptor", fn);
-  if (!S_ISREG(st.st_mode))
+  if (st.kind != MMI_KIND_REGULAR)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "%s: the received descriptor is not a memory file", fn);
   if (required != 0) {
     unsigned have = 0;
-    if (mmi_seals_get(fd, &have) != 0)
+    if (mmi_os_seals_get(fd, &have) != 0)
       have = 0; /* not a sealable file: it has no seals */
     if ((have & required) != required)
       return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                       "%s: the region has seals 0x%x; 0x%x are required", fn,
                       have, required);
   }
-  if (st.st_size == 0)
+  if (st.size == 0)
     return mmi_fail(MMAPIO_E_RESIZE_FAILED, 0, NULL,
                     "%s: the received region is empty", fn);
-  if ((uint64_t)st.st_size > mmapio_max_size() ||
-      (uint64_t)st.st_size > SIZE_MAX)
+  if (st.size > mmapio_max_size() || st.size > SIZE_MAX)
     return mmi_fail(MMAPIO_E_IO, EOVERFLOW, NULL,
                     "%s: the region's %llu bytes cannot be mapped", fn,
-                    (unsigned long long)st.st_size);
-  *size = (uint64_t)st.st_size;
+                    (unsigned long long)st.size);
+  *size = st.size;
   return 0;
 }
 
@@ -171,10 +158,10 @@ int mmapio_anon_recv(mmapio_map **out, int sock, unsigned required_seals) {
                     "%s: out is NULL, socket %d is negative or seals 0x%x "
                     "has an unknown bit",
                     fn, sock, required_seals);
-  if (required_seals != 0 && !mmi_seals_built())
+  if (required_seals != 0 && !mmi_os_has_seals())
     return fail_no_seals(fn);
   int fd;
-  if (mmi_recv_fd(sock, &fd) != 0)
+  if (mmi_os_recv_fd(sock, &fd) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "recvmsg",
                     "%s: receiving on socket %d failed", fn, sock);
   if (fd < 0)
@@ -186,6 +173,6 @@ int mmapio_anon_recv(mmapio_map **out, int sock, unsigned required_seals) {
   if (rc == 0)
     rc = map_anon(out, fd, size, 0);
   if (rc != 0)
-    close(fd);
+    mmi_os_close(fd);
   return rc;
 }

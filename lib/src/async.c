@@ -13,7 +13,7 @@
  * holds nothing.
  */
 #include "internal.h"
-#include "platform_background.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -110,7 +110,7 @@ static void run_and_deliver(mmapio_async_pool *p, mmi_job *j) {
   }
   pthread_mutex_lock(&p->mu);
   if (p->done.head == NULL)
-    mmi_notifier_set(p->note_wr);
+    mmi_os_notifier_set(p->note_wr);
   push(&p->done, j);
   pthread_mutex_unlock(&p->mu);
 }
@@ -146,7 +146,7 @@ static void stop_workers(mmapio_async_pool *p) {
 }
 
 static void free_pool(mmapio_async_pool *p) {
-  mmi_notifier_close(p->note_rd, p->note_wr);
+  mmi_os_notifier_close(p->note_rd, p->note_wr);
   pthread_cond_destroy(&p->work);
   pthread_mutex_destroy(&p->mu);
   free(p->threads);
@@ -168,17 +168,17 @@ int mmapio_async_pool_create(mmapio_async_pool **out, unsigned nthreads) {
                     "%s: allocating the pool failed", fn);
   }
   p->threads = threads;
-  if (mmi_notifier_open(&p->note_rd, &p->note_wr) != 0) {
+  if (mmi_os_notifier_open(&p->note_rd, &p->note_wr) != 0) {
     int e = errno;
     free(threads);
     free(p);
-    return mmi_fail(MMAPIO_E_IO, e, mmi_notifier_call(),
+    return mmi_fail(MMAPIO_E_IO, e, mmi_os_notifier_call(),
                     "%s: creating the completion descriptor failed", fn);
   }
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->work, NULL);
   for (; p->nthreads < nthreads; p->nthreads++) {
-    int e = mmi_thread_start(&p->threads[p->nthreads], worker_main, p);
+    int e = mmi_os_thread_start(&p->threads[p->nthreads], worker_main, p);
     if (e != 0) {
       unsigned started = p->nthreads;
       stop_workers(p);
@@ -230,7 +230,7 @@ int mmapio_async_reap(mmapio_async_pool *p, mmapio_completion *out, size_t cap,
     free_job(j);
   }
   if (p->done.head == NULL)
-    mmi_notifier_clear(p->note_rd);
+    mmi_os_notifier_clear(p->note_rd);
   pthread_mutex_unlock(&p->mu);
   *out_count = n;
   return 0;

@@ -1,15 +1,13 @@
 /* Flushing at both levels (durable and the writeback hint), the pending
  * count, and the flush policies that run after an update. */
 #include "internal.h"
-#include "platform_background.h"
-#include "sys.h"
+#include "os.h"
 
 #include <errno.h>
-#include <sys/mman.h>
 
 /* Nothing to write back: private or read-only pages, or no file. */
 static bool flush_is_noop(const mmapio_map *m) {
-  return m->mode != MMAPIO_MODE_RW || m->anonymous;
+  return mmi_mode(m) != MMAPIO_MODE_RW || m->anonymous;
 }
 
 /* Subtracts d from the pending count, never below zero. */
@@ -21,8 +19,8 @@ static void debit(mmapio_map *m, uint64_t d) {
   }
 }
 
-/* The two levels: durable (msync MS_SYNC: data on disk on return) and
- * the writeback hint (writeback started, no durability claim). */
+/* The two levels: durable (data on disk on return: msync with MS_SYNC)
+ * and the writeback hint (writeback started, no durability claim). */
 typedef enum level { DURABLE, HINT } level;
 
 /* Syncs [start, end) (page-aligned) at level; failures are sticky. */
@@ -39,10 +37,10 @@ static int sync_pages(mmapio_map *m, const char *fn, uint64_t start,
     return 0;
   uint64_t size;
   unsigned char *b = mmi_snapshot(m, &size);
-  const char *call = lv == DURABLE ? "msync" : mmi_writeback_call();
+  const char *call = lv == DURABLE ? "msync" : mmi_os_writeback_call();
   int rc = lv == DURABLE
-               ? mmi_sys.msync(b + start, (size_t)(end - start), MS_SYNC)
-               : mmi_bgsys.writeback(m->fd, b + start, start, end - start);
+               ? mmi_os_sync(b + start, (size_t)(end - start))
+               : mmi_os_writeback(m->fd, b + start, start, end - start);
   if (MMI_UNLIKELY(rc != 0)) {
     int e = errno;
     int zero = 0;
@@ -62,7 +60,7 @@ static int flush_all(mmapio_map *m, const char *fn, level lv) {
   if (flush_is_noop(m))
     return 0;
   uint64_t pending = atomic_load_explicit(&m->pending, memory_order_relaxed);
-  int rc = sync_pages(m, fn, 0, mmi_round_page(mmapio_len(m)), lv);
+  int rc = sync_pages(m, fn, 0, mmi_round_page(mmi_len(m)), lv);
   if (rc == 0 && lv == DURABLE) {
     debit(m, pending);
     atomic_store_explicit(&m->writes, 0, memory_order_relaxed);
@@ -74,7 +72,7 @@ static int flush_range(mmapio_map *m, const char *fn, uint64_t off,
                        uint64_t len, level lv) {
   if (m == NULL)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
-  uint64_t size = mmapio_len(m);
+  uint64_t size = mmi_len(m);
   if (!mmi_in_bounds(off, len, size))
     return mmi_fail_bounds(fn, off, len, size);
   if (len == 0 || flush_is_noop(m))

@@ -14,7 +14,7 @@ void mmi_apply_hints(mmapio_map *m, unsigned flags) {
     s.start = mmi_snapshot(m, &len);
     s.len = (size_t)mmi_round_page(len);
     s.off = 0;
-    (void)mmi_touch_span("open (MMAPIO_OPT_TOUCH_EAGER)", m, s);
+    (void)mmi_touch_span("MMAPIO_OPT_TOUCH_EAGER at open", m, s);
     if (flags & MMAPIO_OPT_HUGEPAGES)
       mmi_hugepage_collapse(m);
   }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MMI_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -27,8 +28,13 @@
  * until close, so pointers into it never dangle (growth that moved). */
 typedef struct mmi_region {
   unsigned char *base; /* start of the reservation */
-  size_t mapped;       /* bytes mapped to the file from base */
   size_t reserve;      /* bytes of address space reserved from base */
+  size_t mapped;       /* [0, mapped) maps the file at the same offsets */
+  size_t open_end;     /* [0, open_end) of that can be accessed; the rest
+                          of it, past the file's end, is PROT_NONE */
+  size_t zeros_end;    /* [mapped, zeros_end): private zeros (a shrink) */
+  /* [zeros_end, reserve): PROT_NONE, or until the first shrink the file
+   * again (mapped == reserve: the file is mapped over all of it). */
 } mmi_region;
 
 struct mmapio_map {
@@ -36,16 +42,24 @@ struct mmapio_map {
    * every access path read without a lock (see mmapio_snapshot_). */
   mmapio_map_head_ head;
 
-  /* Written once at open, read-only afterwards. */
+  /* Written once at open, read-only afterwards (the mode is the head's:
+   * mmi_mode). */
   int fd;                     /* owned; -1 after mmapio_unmap took it */
-  mmapio_mode mode;           /* RO, RW or COW */
-  bool anonymous;             /* memfd-backed: flush is a no-op */
+  bool anonymous;             /* a memory file (anon.c): flush is a no-op */
   unsigned opt_flags;         /* MMAPIO_OPT_* given at open */
   mmapio_flush_policy policy; /* implicit flushing after updates */
   uint64_t policy_arg;        /* bytes or writes for EVERY_* */
   char *path;                 /* copy of the path, or NULL */
 
-  _Atomic unsigned refs;             /* caller's reference + one per pin */
+  _Atomic unsigned refs; /* caller's reference + one per pin */
+  /* Chunk and page walks (pin.c): bits 0-15 count the live walks plus
+   * one while refs > 0 (the references' share), bits 16-63 hold the
+   * longest length a live walk holds (0 when none). Whoever takes the
+   * count to 0 frees the handle: the last walk or the last reference. */
+  _Atomic uint64_t walks;
+  _Atomic bool shrinking; /* a shrink is deciding and cutting (resize.c) */
+  /* fd still has the O_NONBLOCK the library opened it with (file_util.c) */
+  _Atomic bool fd_nonblock;
   _Atomic uint64_t pending;          /* bytes updated and not yet flushed */
   _Atomic uint64_t writes;           /* updates since the last policy flush */
   _Atomic int sticky_errno;          /* errno of the first failed flush, or 0 */
@@ -58,8 +72,19 @@ struct mmapio_map {
   size_t nretired;     /* entries in retired */
   mmapio_pin pins;     /* sentinel of the circular pin list */
 
-  struct mmi_flusher *flusher; /* EVERY_MILLIS thread, or NULL */
+  struct mmi_flusher *flusher; /* EVERY_MILLIS thread (flush_thread.c) */
 };
+
+/* The handle's mode (RO, RW or COW), fixed at open. */
+static inline mmapio_mode mmi_mode(const mmapio_map *m) {
+  return (mmapio_mode)m->head.mode_;
+}
+
+/* The handle's current length (mmapio_len without the NULL check). */
+static inline uint64_t mmi_len(const mmapio_map *m) {
+  return atomic_load_explicit(&((mmapio_map *)m)->head.len_,
+                              memory_order_acquire);
+}
 
 /* ---- errors.c ---- */
 
@@ -86,43 +111,80 @@ static inline unsigned char *mmi_snapshot(const mmapio_map *m, uint64_t *len) {
   return mmapio_snapshot_(m, len);
 }
 
-/* ---- mapping.c: address-space mechanics ---- */
+/* Tells touch_pages that pages of m may no longer be mapped (after a
+ * resize or MADV_DONTNEED), so its next small touch looks before it loops
+ * (touch.c). Written only when it changes: every view reads this line. */
+static inline void mmi_touch_forget(mmapio_map *m) {
+  if (atomic_load_explicit(&m->head.touch_mapped_, memory_order_relaxed))
+    atomic_store_explicit(&m->head.touch_mapped_, 0, memory_order_relaxed);
+}
+
+/* ---- region.c: address-space mechanics ---- */
 
 size_t mmi_page(void);
 uint64_t mmi_round_page(uint64_t v);
-/* Reserves reserve bytes (PROT_NONE) and maps [0, mapped) of the file at
- * its start. */
+/* Reserves reserve bytes of address space and maps the file over all of
+ * them (nothing when mapped is 0: an empty file). */
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
                       size_t reserve);
-/* Maps file bytes [r->mapped, upto) into the reservation. */
+/* Makes [0, upto) map the file again (upto <= r->reserve): maps it over
+ * the zeros a shrink left there. */
 int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto);
-/* Replaces [keep, r->mapped) with private zero memory; r->mapped = keep. */
-int mmi_region_quarantine(mmi_region *r, size_t keep);
+/* Replaces [keep, had) with private zero memory, had being the length
+ * (page-rounded) before the shrink; bytes past it were never part of
+ * the mapping, so nothing can point there. */
+int mmi_region_quarantine(mmi_region *r, size_t keep, size_t had);
+/* Grows the reservation in place to reserve bytes (PROT_NONE). 0, or 1
+ * when the address space past it is taken (nothing changed). */
+int mmi_region_widen(mmi_region *r, size_t reserve);
 void mmi_region_release(mmi_region *r);
-int mmi_prot(mmapio_mode mode);
 
 /* ---- open.c ---- */
 
-/* Drops one reference; the last one closes the fd and frees m. */
+/* How a handle is built (mmi_map_fd): over a memory file (anon.c); over
+ * an fd that still has the O_NONBLOCK the library opened it with, which
+ * mmi_fd_settle clears before the fd is handed out. */
+#define MMI_HANDLE_ANONYMOUS 1u
+#define MMI_HANDLE_NONBLOCK 2u
+
+/* Builds a complete handle over fd, of o->mode, with o's flags, policy
+ * and reservation, for a file of size bytes; `how` is MMI_HANDLE_* bits.
+ * The handle owns fd only on success. */
+int mmi_map_fd(mmapio_map **out, int fd, const char *path,
+               const mmapio_options *o, uint64_t size, unsigned how);
+/* m's fd, blocking (mmapio_fd, mmapio_unmap). */
+int mmi_fd_settle(const mmapio_map *m);
+
+/* Drops one reference; the last one closes the fd and frees m, unless a
+ * walk is still live (then the walk's end frees it). */
 void mmi_release(mmapio_map *m);
+/* Closes the fd and frees m. Called by whoever took m->walks to 0 (the
+ * last walk or the last reference; see pin.c), which happens once. */
+void mmi_free_handle(mmapio_map *m);
 
 /* ---- flush.c ---- */
 
 /* Applies the flush policy after an update of [off, off+len). */
 int mmi_after_update(mmapio_map *m, uint64_t off, size_t len);
 
-/* ---- flusher.c ---- */
+/* ---- flush_thread.c ---- */
 
 /* Starts the EVERY_MILLIS thread for m (0 or MMAPIO_E_*). */
 int mmi_flusher_start(mmapio_map *m);
 /* Stops and joins it; no-op when there is none. */
 void mmi_flusher_stop(mmapio_map *m);
 
-/* ---- open.c ---- */
+/* ---- create.c ---- */
 
-/* Builds a handle over fd, which it owns only on success. */
-int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
-               const mmapio_options *o, uint64_t size);
+/* CREATE (see mmapio_open_ex): o->size is already checked. */
+int mmi_create(mmapio_map **out, const char *path, const mmapio_options *o,
+               const char *fn);
+/* The creating half of OPEN_OR_CREATE: path gets its name only once
+ * sized and mapped. 0, MMI_LOST_RACE when another process created it
+ * first, or a negative MMAPIO_E_*. */
+#define MMI_LOST_RACE 1
+int mmi_create_exclusive(mmapio_map **out, const char *path,
+                         const mmapio_options *o, const char *fn);
 
 /* ---- guard.c ---- */
 
@@ -130,6 +192,21 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
  * offset off: a SIGBUS inside it returns MMAPIO_E_FAULT, naming fn. */
 int mmi_guarded_copy(const char *fn, void *dst, const void *src, size_t len,
                      const void *mapped, uint64_t off);
+
+/* Every library copy into or out of m's mapping: memcpy, or, when the
+ * guard is on for m, mmi_guarded_copy (the one flag load is all the
+ * unguarded path pays). `mapped` is the mapped side (src or dst), at
+ * offset off. 0 or MMAPIO_E_FAULT. */
+static inline int mmi_copy(const mmapio_map *m, const char *fn, void *dst,
+                           const void *src, size_t len, const void *mapped,
+                           uint64_t off) {
+  if (MMI_UNLIKELY(atomic_load_explicit(&((mmapio_map *)m)->head.guarded_,
+                                        memory_order_relaxed)))
+    return mmi_guarded_copy(fn, dst, src, len, mapped, off);
+  if (len > 0)
+    memcpy(dst, src, len);
+  return 0;
+}
 
 /* ---- hints.c ---- */
 
@@ -140,7 +217,27 @@ void mmi_apply_hints(mmapio_map *m, unsigned flags);
 
 /* ---- pin.c ---- */
 
-/* The largest end of any live pin (0 if none); caller holds m->mu. */
+/* Takes a reference on m (not NULL) that pins no byte: a pin of [0, 0),
+ * which no shrink can cut. Released with mmapio_unpin(). */
+void mmi_hold(mmapio_pin *ref, mmapio_map *m);
+
+/* The largest end of any live pin or walk (0 if none); caller holds m->mu
+ * and has set m->shrinking, so that no walk can begin unseen. */
 uint64_t mmi_pinned_end(const mmapio_map *m);
+
+/* Pins [0, current length) of m for a chunk or page walk, without the
+ * mutex unless a shrink is under way, and returns a base that covers
+ * that length, in *len, until mmi_walk_end(pin). The walk holds m alive
+ * but takes no reference: pin->prev_ is NULL for such a walk, and points
+ * into the pin list for one that had to take a pin under the mutex. */
+unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len);
+/* Ends a walk begun with mmi_walk_begin; a no-op once ended. */
+void mmi_walk_end(mmapio_pin *pin);
+/* Whether a walk is live (for mmapio_unmap; the caller holds a
+ * reference). */
+bool mmi_walks_live(const mmapio_map *m);
+/* Removes one unit of m->walks (a walk, or the references' share, see
+ * pin.c) and returns the units left: 0 means the caller frees m. */
+uint64_t mmi_walk_leave(mmapio_map *m);
 
 #endif

@@ -1,30 +1,14 @@
 /*
  * Iterators: chunks and pages (zero-copy; next() is inline in the
  * header), their owned-copy form, and the writable walk with a callback.
- * A walk pins the length it started with, so a shrink cannot cut it.
+ * A walk pins the length it started with, so a shrink cannot cut it
+ * (pin.c: without a lock).
  */
-#include "views.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-unsigned char *mmi_pin_whole(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
-  /* [0, 0) is always inside the mapping: this cannot fail. */
-  (void)mmapio_pin_range(pin, m, 0, 0);
-  /* Widen the pin under mu, where shrinks read the pins: from here on a
-   * shrink below *len fails, and the base read here maps [0, *len). */
-  pthread_mutex_lock(&m->mu);
-  *len = atomic_load_explicit(&m->head.len_, memory_order_relaxed);
-  unsigned char *b = atomic_load_explicit(&m->head.base_, memory_order_relaxed);
-  pin->end_ = *len;
-  pthread_mutex_unlock(&m->mu);
-  return b;
-}
-
-void mmi_hold(mmapio_pin *ref, mmapio_map *m) {
-  (void)mmapio_pin_range(ref, m, 0, 0);
-}
 
 int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
   if (it == NULL || m == NULL || chunk_size == 0)
@@ -33,7 +17,7 @@ int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
                     "chunk size (%zu) must not be 0",
                     chunk_size);
   uint64_t len;
-  it->base_ = mmi_pin_whole(&it->pin_, m, &len);
+  it->base_ = mmi_walk_begin(&it->pin_, m, &len);
   it->pos_ = 0;
   it->end_ = len;
   it->size_ = chunk_size;
@@ -51,7 +35,7 @@ void mmapio_chunks_end(mmapio_chunks *it) {
   if (it == NULL)
     return;
   it->end_ = it->pos_;
-  mmapio_unpin(&it->pin_); /* a no-op once released */
+  mmi_walk_end(&it->pin_); /* a no-op once ended */
 }
 
 int mmapio_chunks_next_owned(mmapio_chunks *it, mmapio_owned_chunk *out) {
@@ -73,7 +57,13 @@ int mmapio_chunks_next_owned(mmapio_chunks *it, mmapio_owned_chunk *out) {
                     "mmapio_chunks_next_owned: cannot allocate %zu bytes for "
                     "the chunk at %llu",
                     n, (unsigned long long)it->pos_);
-  memcpy(copy, it->base_ + (size_t)it->pos_, n);
+  const unsigned char *from = it->base_ + (size_t)it->pos_;
+  int rc = mmi_copy(it->pin_.map_, "mmapio_chunks_next_owned", copy, from, n,
+                    from, it->pos_);
+  if (rc != 0) {
+    free(copy);
+    return rc; /* the walk has not advanced */
+  }
   out->data = copy;
   out->len = n;
   out->off = it->pos_;
@@ -88,18 +78,18 @@ int mmapio_chunks_mut(mmapio_map *m, size_t chunk_size, mmapio_chunk_fn fn,
                     "mmapio_chunks_mut: m and fn must not be NULL and the "
                     "chunk size (%zu) must not be 0",
                     chunk_size);
-  if (m->mode == MMAPIO_MODE_RO)
+  if (mmi_mode(m) == MMAPIO_MODE_RO)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "mmapio_chunks_mut: the mapping is read-only");
   mmapio_pin pin;
   uint64_t len;
-  unsigned char *b = mmi_pin_whole(&pin, m, &len);
+  unsigned char *b = mmi_walk_begin(&pin, m, &len);
   int rc = 0;
   for (uint64_t off = 0; off < len && rc == 0;) {
     size_t n = len - off < chunk_size ? (size_t)(len - off) : chunk_size;
     rc = fn(off, b + (size_t)off, n, ctx);
     off += n;
   }
-  mmapio_unpin(&pin);
+  mmi_walk_end(&pin);
   return rc;
 }

@@ -1,6 +1,6 @@
 /* Locking pages of a mapping in memory (mlock family). */
 #include "memory.h"
-#include "platform_memory.h"
+#include "os.h"
 
 #include <errno.h>
 
@@ -10,8 +10,7 @@ static int lock_span(const char *fn, const mmapio_map *m, uint64_t off,
   int rc = mmi_span_of(m, fn, off, len, &s);
   if (rc != 0 || s.len == 0)
     return rc;
-  int r = lock ? mmi_memsys.mlock(s.start, s.len)
-               : mmi_memsys.munlock(s.start, s.len);
+  int r = lock ? mmi_os_lock(s.start, s.len) : mmi_os_unlock(s.start, s.len);
   if (r != 0)
     return mmi_fail(lock ? MMAPIO_E_LOCK_FAILED : MMAPIO_E_UNLOCK_FAILED, errno,
                     lock ? "mlock" : "munlock",

@@ -35,7 +35,8 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s);
 
 /* ---- hugepage.c ---- */
 
-/* The size of a PMD-level huge page (2 MiB on x86-64). */
+/* The size of a PMD-level huge page: what the system says, else 2 MiB
+ * (x86-64's). */
 size_t mmi_pmd_size(void);
 /* The default hugetlb page size when the pool has enough free pages for
  * size bytes (a multiple of it), else 0. */

@@ -1,15 +1,11 @@
-/* Opening, creating and closing handles. */
-#include "file.h"
+/* Opening and closing handles (creating files: create.c). */
+#include "file_util.h"
 #include "internal.h"
-#include "platform.h"
-#include "sys.h"
+#include "os.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 uint64_t mmapio_max_size(void) {
   return sizeof(void *) >= 8 ? (uint64_t)1 << 47 : (uint64_t)1 << 31;
@@ -69,8 +65,8 @@ static size_t reserve_for(mmapio_mode mode, size_t mapped, uint64_t asked) {
   return twice > floor ? twice : floor;
 }
 
-int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
-               const mmapio_options *o, uint64_t size) {
+int mmi_map_fd(mmapio_map **out, int fd, const char *path,
+               const mmapio_options *o, uint64_t size, unsigned how) {
   mmapio_map *m = calloc(1, sizeof *m);
   if (m == NULL)
     return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
@@ -81,13 +77,14 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
                     "copying the path failed");
   }
   m->fd = fd;
-  m->mode = mode;
+  m->head.mode_ = (int)o->mode;
+  m->anonymous = (how & MMI_HANDLE_ANONYMOUS) != 0;
   m->opt_flags = o->flags;
   m->policy = o->flush_policy;
   m->policy_arg = o->flush_arg;
   m->pins.prev_ = m->pins.next_ = &m->pins;
   size_t mapped = (size_t)mmi_round_page(size);
-  size_t reserve = reserve_for(mode, mapped, o->reserve);
+  size_t reserve = reserve_for(o->mode, mapped, o->reserve);
   int rc = mmi_region_create(&m->live, m, mapped, reserve);
   if (rc != 0 && reserve > mapped && mapped > 0)
     rc = mmi_region_create(&m->live, m, mapped, mapped);
@@ -100,8 +97,13 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
   atomic_init(&m->head.base_, m->live.base);
   atomic_init(&m->head.len_, size);
   atomic_init(&m->head.guarded_, false);
-  m->head.mode_ = (int)mode;
+  for (size_t pg = mmi_page(); pg > 1; pg >>= 1)
+    m->head.page_shift_++;
+  atomic_init(&m->head.touch_mapped_, 0);
   atomic_init(&m->refs, 1);
+  atomic_init(&m->walks, 1); /* the references' share (pin.c) */
+  atomic_init(&m->shrinking, false);
+  atomic_init(&m->fd_nonblock, (how & MMI_HANDLE_NONBLOCK) != 0);
   if (m->policy == MMAPIO_FLUSH_EVERY_MILLIS && (rc = mmi_flusher_start(m))) {
     mmi_region_release(&m->live);
     pthread_mutex_destroy(&m->mu);
@@ -115,140 +117,54 @@ int mmi_map_fd(mmapio_map **out, int fd, mmapio_mode mode, const char *path,
   return 0;
 }
 
+/* Maps an existing file that mmi_open_file opened (with O_NONBLOCK); fd
+ * is closed on failure. */
+static int map_opened(mmapio_map **out, int fd, const mmi_file_info *st,
+                      const char *path, const mmapio_options *o,
+                      const char *fn) {
+  int rc = check_existing_size(fn, st->size, o->mode);
+  if (rc == 0)
+    rc = mmi_map_fd(out, fd, path, o, st->size, MMI_HANDLE_NONBLOCK);
+  if (rc != 0)
+    mmi_os_close(fd);
+  return rc;
+}
+
 static int open_existing(mmapio_map **out, const char *path,
                          const mmapio_options *o, const char *fn) {
-  struct stat st;
-  int flags = o->mode == MMAPIO_MODE_RW ? O_RDWR : O_RDONLY;
-  int fd = mmi_open_file(fn, path, flags, 0, o->flags, &st);
+  mmi_file_info st;
+  unsigned how = o->mode == MMAPIO_MODE_RW ? MMI_OPEN_RDWR : 0;
+  int fd = mmi_open_file(fn, path, how, 0, o->flags, &st);
   if (fd < 0)
     return fd;
-  int rc = check_existing_size(fn, (uint64_t)st.st_size, o->mode);
-  if (rc == 0)
-    rc = mmi_map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
-  if (rc != 0)
-    close(fd);
-  return rc;
-}
-
-/* Sizes a freshly created fd; on failure the fd is closed. */
-static int size_new(int fd, const char *fn, const mmapio_options *o) {
-  const char *call;
-  bool pre = (o->flags & MMAPIO_OPT_PREALLOCATE) != 0;
-  int e = mmi_set_size(fd, 0, o->size, pre, &call);
-  if (e == 0)
-    return 0;
-  close(fd);
-  return mmi_fail(pre ? MMAPIO_E_RESIZE_FAILED : MMAPIO_E_IO, e, call,
-                  "%s: cannot give the file %llu bytes", fn,
-                  (unsigned long long)o->size);
-}
-
-/* The end of every create: make the name durable if asked, then map the
- * new file RW. The fd is closed on failure. */
-static int map_created(mmapio_map **out, int fd, const char *path,
-                       const mmapio_options *o, const char *fn) {
-  int rc = 0;
-  if (o->flags & MMAPIO_OPT_SYNC_DIR)
-    rc = mmi_fsync_dir(fn, path);
-  if (rc == 0)
-    rc = mmi_map_fd(out, fd, MMAPIO_MODE_RW, path, o, o->size);
-  if (rc != 0)
-    close(fd);
-  return rc;
-}
-
-static int create_truncate(mmapio_map **out, const char *path,
-                           const mmapio_options *o, const char *fn) {
-  int rc = check_new_size(fn, o->size);
-  if (rc != 0)
-    return rc;
-  /* Naming a device or FIFO by mistake must change nothing: the open
-   * truncates only where it leaves other files alone (mmi_create_flags);
-   * elsewhere the file is emptied once fstat has shown it is regular. */
-  struct stat st;
-  int fd = mmi_open_file(fn, path, O_RDWR | O_CREAT | mmi_create_flags(),
-                         o->perm, o->flags, &st);
-  if (fd < 0)
-    return fd;
-  if (st.st_size != 0 && mmi_sys.ftruncate(fd, 0) != 0) {
-    int e = errno;
-    close(fd);
-    return mmi_fail(MMAPIO_E_IO, e, "ftruncate", "%s: cannot truncate '%s'", fn,
-                    path);
-  }
-  if ((rc = size_new(fd, fn, o)) != 0)
-    return rc;
-  return map_created(out, fd, path, o, fn);
-}
-
-/*
- * Creates path fully sized before it has its name, then links it in
- * place; link fails with EEXIST when another process won the race.
- * Returns the fd, MMI_LOST_RACE, or a negative MMAPIO_E_*.
- */
-#define MMI_LOST_RACE 1
-static int create_exclusive(const char *path, const mmapio_options *o,
-                            const char *fn) {
-  char *dir = mmi_dirname(path);
-  if (dir == NULL)
-    return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL, "%s: out of memory", fn);
-  int fd = mmi_open_tmpfile(dir, o->perm);
-  free(dir);
-  if (fd >= 0) {
-    int rc = size_new(fd, fn, o);
-    if (rc != 0)
-      return rc;
-    if (mmi_link_tmpfile(fd, path) == 0)
-      return fd;
-    int e = errno;
-    close(fd);
-    if (e == EEXIST)
-      return MMI_LOST_RACE;
-    /* Otherwise (no /proc, a file system without links to unnamed
-     * files) fall through to a named temporary file. */
-  }
-  char *tmp = NULL;
-  fd = mmi_open_unique(path, o->perm, &tmp);
-  if (fd < 0)
-    return mmi_fail(MMAPIO_E_IO, errno, "open",
-                    "%s: cannot create a file beside '%s'", fn, path);
-  int rc = size_new(fd, fn, o);
-  if (rc == 0 && link(tmp, path) != 0) {
-    int e = errno;
-    close(fd);
-    rc = e == EEXIST ? MMI_LOST_RACE
-                     : mmi_fail(MMAPIO_E_IO, e, "link",
-                                "%s: cannot name the new file '%s'", fn, path);
-  }
-  unlink(tmp);
-  free(tmp);
-  return rc == 0 ? fd : rc;
+  return map_opened(out, fd, &st, path, o, fn);
 }
 
 static int open_or_create(mmapio_map **out, const char *path,
                           const mmapio_options *o, const char *fn) {
   for (;;) {
-    struct stat st;
-    int fd = mmi_open_file(fn, path, O_RDWR, 0, o->flags, &st);
-    if (fd >= 0) {
-      int rc = check_existing_size(fn, (uint64_t)st.st_size, o->mode);
-      if (rc == 0)
-        rc = mmi_map_fd(out, fd, o->mode, path, o, (uint64_t)st.st_size);
-      if (rc != 0)
-        close(fd);
-      return rc;
-    }
+    mmi_file_info st;
+    int fd = mmi_open_file(fn, path, MMI_OPEN_RDWR, 0, o->flags, &st);
+    if (fd >= 0)
+      return map_opened(out, fd, &st, path, o, fn);
     if (mmapio_last_error()->os_errno != ENOENT)
       return fd;
     int rc = check_new_size(fn, o->size);
-    if (rc != 0)
+    if (rc == 0)
+      rc = mmi_create_exclusive(out, path, o, fn);
+    if (rc != MMI_LOST_RACE)
       return rc;
-    fd = create_exclusive(path, o, fn);
-    if (fd == MMI_LOST_RACE)
-      continue; /* somebody else created it: open theirs */
-    if (fd < 0)
-      return fd;
-    return map_created(out, fd, path, o, fn);
+    /* The name is taken but opening it found nothing: somebody else
+     * created it first (open theirs), or it is a symbolic link to a
+     * missing file, which the exclusive create never follows and the
+     * open always will: that would never end. */
+    if (mmi_os_stat_path(path, false, &st) == 0 &&
+        st.kind == MMI_KIND_SYMLINK && mmi_os_stat_path(path, true, &st) != 0 &&
+        errno == ENOENT)
+      return mmi_fail(MMAPIO_E_IO, ENOENT, "open",
+                      "%s: '%s' is a symbolic link to a missing file; "
+                      "nothing is created through it",
+                      fn, path);
   }
 }
 
@@ -288,7 +204,8 @@ int mmapio_open_ex(mmapio_map **out, const char *path,
     return rc;
   switch (how) {
   case MMAPIO_CREATE:
-    return create_truncate(out, path, opts, fn);
+    rc = check_new_size(fn, opts->size);
+    return rc != 0 ? rc : mmi_create(out, path, opts, fn);
   case MMAPIO_OPEN_OR_CREATE:
     return open_or_create(out, path, opts, fn);
   default:
@@ -322,31 +239,30 @@ int mmapio_from_fd(mmapio_map **out, int fd, mmapio_mode mode,
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "%s: out is NULL, fd %d is negative or mode %d unknown", fn,
                     fd, (int)mode);
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0)
+  bool readable, writable;
+  if (mmi_os_fd_access(fd, &readable, &writable) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "fcntl", "%s: fd %d is not usable", fn,
                     fd);
-  int acc = fl & O_ACCMODE;
-  if ((mode == MMAPIO_MODE_RW && acc != O_RDWR) || acc == O_WRONLY)
+  if ((mode == MMAPIO_MODE_RW && !(readable && writable)) || !readable)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "%s: fd %d was opened %s, which does not permit mode %d",
                     fn, fd,
-                    acc == O_RDONLY   ? "O_RDONLY"
-                    : acc == O_WRONLY ? "O_WRONLY"
-                                      : "O_RDWR",
+                    !writable   ? "O_RDONLY"
+                    : !readable ? "O_WRONLY"
+                                : "O_RDWR",
                     (int)mode);
-  struct stat st;
-  if (fstat(fd, &st) != 0)
+  mmi_file_info st;
+  if (mmi_os_stat_fd(fd, &st) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "fstat", "%s: cannot stat fd %d", fn,
                     fd);
-  if (!S_ISREG(st.st_mode))
-    return mmi_fail_not_regular(fn, path, st.st_mode);
-  int rc = check_existing_size(fn, (uint64_t)st.st_size, mode);
+  if (st.kind != MMI_KIND_REGULAR)
+    return mmi_fail_not_regular(fn, path, st.kind);
+  int rc = check_existing_size(fn, st.size, mode);
   if (rc != 0)
     return rc;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;
-  return mmi_map_fd(out, fd, mode, path, &o, (uint64_t)st.st_size);
+  return mmi_map_fd(out, fd, path, &o, st.size, 0);
 }
 
 static void teardown(mmapio_map *m) {
@@ -360,12 +276,27 @@ static void teardown(mmapio_map *m) {
   free(m);
 }
 
+int mmi_fd_settle(const mmapio_map *m) {
+  mmapio_map *w = (mmapio_map *)m;
+  if (atomic_load_explicit(&w->fd_nonblock, memory_order_relaxed) &&
+      atomic_exchange_explicit(&w->fd_nonblock, false, memory_order_relaxed))
+    mmi_os_clear_nonblock(w->fd);
+  return w->fd;
+}
+
+void mmi_free_handle(mmapio_map *m) {
+  if (m->fd >= 0)
+    mmi_os_close(m->fd);
+  teardown(m);
+}
+
+/* The last reference gives up the references' share of m->walks; if no
+ * walk is live that frees the handle, else the last walk will (pin.c). */
 void mmi_release(mmapio_map *m) {
   if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
     return;
-  if (m->fd >= 0)
-    close(m->fd);
-  teardown(m);
+  if (mmi_walk_leave(m) == 0)
+    mmi_free_handle(m);
 }
 
 void mmapio_close(mmapio_map *m) {
@@ -378,11 +309,12 @@ int mmapio_unmap(mmapio_map *m, int *out_fd) {
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "mmapio_unmap: m and out_fd must not be NULL");
   unsigned refs = atomic_load_explicit(&m->refs, memory_order_acquire);
-  if (refs != 1)
+  if (refs != 1 || mmi_walks_live(m))
     return mmi_fail(MMAPIO_E_BUSY, 0, NULL,
-                    "mmapio_unmap: %u other references (pins) are alive",
-                    refs - 1);
-  *out_fd = m->fd;
+                    "mmapio_unmap: %u other references (pins) and %s are "
+                    "alive",
+                    refs - 1, mmi_walks_live(m) ? "walks" : "no walk");
+  *out_fd = mmi_fd_settle(m);
   teardown(m);
   return 0;
 }

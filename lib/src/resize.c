@@ -12,10 +12,9 @@
  *    file, so no reader can touch a page past the end of the file.
  * Writers are serialised by m->mu.
  */
-#include "file.h"
+#include "file_util.h"
 #include "internal.h"
-#include "platform.h"
-#include "sys.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,10 +52,8 @@ static int map_upto(mmapio_map *m, size_t need, bool *moved) {
   if (need <= r->reserve)
     return mmi_region_extend(r, m, need);
   size_t want = need <= SIZE_MAX / 2 ? 2 * need : need;
-  if (mmi_reserve_at(r->base + r->reserve, want - r->reserve) != NULL) {
-    r->reserve = want;
+  if (mmi_region_widen(r, want) == 0)
     return mmi_region_extend(r, m, need);
-  }
   int rc = move_live(m, need, want);
   if (rc == 0)
     *moved = true;
@@ -71,7 +68,7 @@ static int grow(mmapio_map *m, uint64_t old, uint64_t size, bool *moved) {
     return fail_resize(e, call, old, size);
   int rc = map_upto(m, (size_t)mmi_round_page(size), moved);
   if (rc != 0) {
-    (void)mmi_sys.ftruncate(m->fd, (off_t)old);
+    (void)mmi_os_truncate(m->fd, old);
     int detail_errno = mmapio_last_error()->os_errno;
     return fail_resize(detail_errno, "mmap", old, size);
   }
@@ -88,24 +85,26 @@ static void remap_all(mmapio_map *m, size_t upto) {
   }
 }
 
-static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
+/* Cuts the mapping to size; m->shrinking is set, so walks that begin
+ * meanwhile wait on m->mu (pin.c). */
+static int cut(mmapio_map *m, uint64_t old, uint64_t size) {
   uint64_t pinned = mmi_pinned_end(m);
   if (pinned > size)
     return mmi_fail(MMAPIO_E_BUSY, 0, NULL,
-                    "mmapio_resize: a pin holds bytes up to %llu; cannot "
-                    "shrink to %llu",
+                    "mmapio_resize: a pin or walk holds bytes up to %llu; "
+                    "cannot shrink to %llu",
                     (unsigned long long)pinned, (unsigned long long)size);
   size_t keep = (size_t)mmi_round_page(size);
   size_t had = (size_t)mmi_round_page(old);
   atomic_store_explicit(&m->head.len_, size, memory_order_release);
-  int rc = mmi_region_quarantine(&m->live, keep);
+  int rc = mmi_region_quarantine(&m->live, keep, had);
   for (size_t i = 0; rc == 0 && i < m->nretired; i++)
-    rc = mmi_region_quarantine(&m->retired[i], keep);
+    rc = mmi_region_quarantine(&m->retired[i], keep, had);
   int e = 0;
   const char *call = "mmap";
   if (rc != 0)
     e = mmapio_last_error()->os_errno;
-  else if (mmi_sys.ftruncate(m->fd, (off_t)size) != 0) {
+  else if (mmi_os_truncate(m->fd, size) != 0) {
     e = errno;
     call = "ftruncate";
     rc = -1;
@@ -118,11 +117,18 @@ static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
   return 0;
 }
 
+static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
+  atomic_store_explicit(&m->shrinking, true, memory_order_seq_cst);
+  int rc = cut(m, old, size);
+  atomic_store_explicit(&m->shrinking, false, memory_order_release);
+  return rc;
+}
+
 int mmapio_resize(mmapio_map *m, uint64_t new_size, bool *moved) {
   if (m == NULL)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "mmapio_resize: m is NULL");
-  if (m->mode != MMAPIO_MODE_RW)
+  if (mmi_mode(m) != MMAPIO_MODE_RW)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "mmapio_resize: only read-write mappings can be resized");
   if (new_size == 0 || new_size > mmapio_max_size())
@@ -139,6 +145,8 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size, bool *moved) {
   else if (new_size < old)
     rc = shrink(m, old, new_size);
   pthread_mutex_unlock(&m->mu);
+  if (rc == 0 && new_size != old)
+    mmi_touch_forget(m);
   if (rc == 0 && moved != NULL)
     *moved = moved_here;
   return rc;

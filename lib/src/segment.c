@@ -4,7 +4,7 @@
  * range; every accessor still checks the range against the mapping's
  * current length, which is what makes unpinned segments safe.
  */
-#include "views.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ int mmapio_segment_create(mmapio_segment **out, mmapio_map *m, uint64_t off,
                     "%s: out and m must not be NULL; flags 0x%x has unknown "
                     "bits",
                     fn, flags);
-  uint64_t size = mmapio_len(m);
+  uint64_t size = mmi_len(m);
   if (!mmi_in_bounds(off, len, size))
     return mmi_fail_bounds(fn, off, len, size);
   mmapio_segment *s = malloc(sizeof *s);
@@ -103,7 +103,7 @@ int mmapio_segment_view_mut(mmapio_segment *s, uint64_t off, size_t len,
   if (MMI_UNLIKELY(s == NULL || out == NULL))
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "mmapio_segment_view_mut: s and out must not be NULL");
-  if (MMI_UNLIKELY(s->map->mode == MMAPIO_MODE_RO))
+  if (MMI_UNLIKELY(mmi_mode(s->map) == MMAPIO_MODE_RO))
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "mmapio_segment_view_mut: the mapping is read-only");
   unsigned char *p = NULL;
@@ -120,7 +120,7 @@ int mmapio_segment_write(mmapio_segment *s, uint64_t off, const void *src,
                     "mmapio_segment_write: s is NULL, or src is NULL with "
                     "len %zu",
                     len);
-  if (s->map->mode == MMAPIO_MODE_RO)
+  if (mmi_mode(s->map) == MMAPIO_MODE_RO)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "mmapio_segment_write: the mapping is read-only");
   unsigned char *p = NULL;
@@ -145,5 +145,5 @@ mmapio_map *mmapio_segment_parent(const mmapio_segment *s) {
 }
 
 bool mmapio_segment_is_valid(const mmapio_segment *s) {
-  return s != NULL && s->off + s->len <= mmapio_len(s->map);
+  return s != NULL && s->off + s->len <= mmi_len(s->map);
 }

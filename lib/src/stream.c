@@ -1,25 +1,28 @@
 /*
  * Streams and hand-off: the reader cursor, the FILE * over a mapping
- * (its fopencookie glue is in platform_stream.c), the owned copy of a
+ * (the platform makes the FILE *: mmi_os_fopen), the owned copy of a
  * range, and sending a range to a descriptor without a user-space copy.
  *
  * A cursor and a stream hold a reference on the mapping but pin nothing:
  * each call reads the current (base, length) snapshot, so they follow
  * growth and never block a shrink.
  */
-#include "views.h"
+#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct mmapio_cursor {
-  mmapio_map *map; /* kept alive by ref */
-  uint64_t pos;    /* the position; may lie past the end */
-  bool writable;   /* a FILE * opened "r+" */
-  mmapio_pin ref;  /* a reference that pins no byte */
+  mmapio_map *map;   /* kept alive by ref */
+  uint64_t pos;      /* the position; may lie past the end */
+  bool writable;     /* a FILE * opened "r+" */
+  mmapio_pin ref;    /* a reference that pins no byte */
+  mmi_stream stream; /* a FILE *'s operations on this cursor */
 };
+
+static const mmi_stream_ops stream_ops;
 
 static mmapio_cursor *cursor_new(mmapio_map *m, bool writable) {
   mmapio_cursor *c = malloc(sizeof *c);
@@ -29,6 +32,8 @@ static mmapio_cursor *cursor_new(mmapio_map *m, bool writable) {
   c->pos = 0;
   c->writable = writable;
   mmi_hold(&c->ref, m);
+  c->stream.ops = &stream_ops;
+  c->stream.cookie = c;
   return c;
 }
 
@@ -45,7 +50,7 @@ static bool seek_target(const mmapio_cursor *c, int64_t off, int whence,
     from = c->pos;
     break;
   case MMAPIO_SEEK_END:
-    from = mmapio_len(c->map);
+    from = mmi_len(c->map);
     break;
   default:
     return false;
@@ -63,16 +68,24 @@ static bool seek_target(const mmapio_cursor *c, int64_t off, int whence,
   return true;
 }
 
-/* Copies up to len bytes at the position and advances it. */
-static size_t cursor_copy(mmapio_cursor *c, void *buf, size_t len) {
+/* Copies up to len bytes at the position into buf, the number in *out_n,
+ * and advances the position by it. 0, or FAULT (guarded; the position
+ * stays). */
+static int cursor_copy(mmapio_cursor *c, const char *fn, void *buf, size_t len,
+                       size_t *out_n) {
   uint64_t size;
   unsigned char *b = mmi_snapshot(c->map, &size);
-  if (c->pos >= size || len == 0)
-    return 0;
-  size_t n = size - c->pos < len ? (size_t)(size - c->pos) : len;
-  memcpy(buf, b + (size_t)c->pos, n);
+  size_t n = 0;
+  if (c->pos < size && len > 0) {
+    n = size - c->pos < len ? (size_t)(size - c->pos) : len;
+    const unsigned char *from = b + (size_t)c->pos;
+    int rc = mmi_copy(c->map, fn, buf, from, n, from, c->pos);
+    if (rc != 0)
+      return rc;
+  }
   c->pos += n;
-  return n;
+  *out_n = n;
+  return 0;
 }
 
 int mmapio_cursor_open(mmapio_cursor **out, mmapio_map *m) {
@@ -100,8 +113,7 @@ int mmapio_cursor_read(mmapio_cursor *c, void *buf, size_t len, size_t *out_n) {
                     "mmapio_cursor_read: c and out_n must not be NULL, nor "
                     "buf with len %zu",
                     len);
-  *out_n = cursor_copy(c, buf, len);
-  return 0;
+  return cursor_copy(c, "mmapio_cursor_read", buf, len, out_n);
 }
 
 int mmapio_cursor_seek(mmapio_cursor *c, int64_t off, int whence,
@@ -132,13 +144,21 @@ int mmapio_cursor_set_position(mmapio_cursor *c, uint64_t pos) {
 
 /* ---- FILE * ---- */
 
-ssize_t mmi_stream_read(void *cookie, char *buf, size_t len) {
-  return (ssize_t)cursor_copy(cookie, buf, len);
+/* The stream operations (os.h's mmi_stream_ops conventions). A guarded
+ * copy that faults is a read error, EFAULT (as a read of a bad buffer
+ * says); so is a guarded write below. */
+static ssize_t stream_read(void *cookie, char *buf, size_t len) {
+  size_t n;
+  if (cursor_copy(cookie, "fread", buf, len, &n) != 0) {
+    errno = EFAULT;
+    return -1;
+  }
+  return (ssize_t)n;
 }
 
-ssize_t mmi_stream_write(void *cookie, const char *buf, size_t len) {
+static ssize_t stream_write(void *cookie, const char *buf, size_t len) {
   mmapio_cursor *c = cookie;
-  uint64_t size = mmapio_len(c->map);
+  uint64_t size = mmi_len(c->map);
   if (c->pos >= size) {
     errno = ENOSPC; /* the mapping is never grown by a stream */
     return 0;
@@ -146,8 +166,11 @@ ssize_t mmi_stream_write(void *cookie, const char *buf, size_t len) {
   size_t n = size - c->pos < len ? (size_t)(size - c->pos) : len;
   int rc = mmapio_update(c->map, c->pos, buf, n);
   if (rc != 0) {
-    /* OUT_OF_BOUNDS: a shrink won the race; else the policy's flush. */
-    errno = rc == MMAPIO_E_OUT_OF_BOUNDS ? ENOSPC : EIO;
+    /* OUT_OF_BOUNDS: a shrink won the race; FAULT: a guarded copy hit a
+     * truncated file; else the policy's flush failed. */
+    errno = rc == MMAPIO_E_OUT_OF_BOUNDS ? ENOSPC
+            : rc == MMAPIO_E_FAULT       ? EFAULT
+                                         : EIO;
     return 0;
   }
   c->pos += n;
@@ -156,7 +179,7 @@ ssize_t mmi_stream_write(void *cookie, const char *buf, size_t len) {
   return (ssize_t)n;
 }
 
-int mmi_stream_seek(void *cookie, int64_t *pos, int whence) {
+static int stream_seek(void *cookie, int64_t *pos, int whence) {
   mmapio_cursor *c = cookie;
   uint64_t to;
   int w = whence == SEEK_SET   ? MMAPIO_SEEK_SET
@@ -172,10 +195,13 @@ int mmi_stream_seek(void *cookie, int64_t *pos, int whence) {
   return 0;
 }
 
-int mmi_stream_close(void *cookie) {
+static int stream_close(void *cookie) {
   mmapio_cursor_close(cookie);
   return 0;
 }
+
+static const mmi_stream_ops stream_ops = {stream_read, stream_write,
+                                          stream_seek, stream_close};
 
 /* "r", "rb" -> read only; "r+", "rb+", "r+b" -> read and write. */
 static bool parse_mode(const char *mode, bool *writable) {
@@ -198,22 +224,24 @@ int mmapio_fopen(FILE **out, mmapio_map *m, const char *mode) {
   if (!parse_mode(mode, &writable))
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "%s: mode \"%s\" is not r, rb, r+, rb+ or r+b", fn, mode);
-  if (writable && m->mode == MMAPIO_MODE_RO)
+  if (writable && mmi_mode(m) == MMAPIO_MODE_RO)
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "%s: mode \"%s\" needs a writable mapping", fn, mode);
   mmapio_cursor *c = cursor_new(m, writable);
   if (c == NULL)
     return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
                     "%s: allocating the stream failed", fn);
-  FILE *f = mmi_stream_fopen(c, writable ? "r+" : "r");
+  if (!mmi_os_has_streams()) {
+    mmapio_cursor_close(c);
+    return mmi_fail(MMAPIO_E_UNSUPPORTED, 0, NULL,
+                    "%s: this build has no custom stdio streams "
+                    "(fopencookie)",
+                    fn);
+  }
+  FILE *f = mmi_os_fopen(&c->stream, writable ? "r+" : "r");
   if (f == NULL) {
     int e = errno;
     mmapio_cursor_close(c);
-    if (e == ENOTSUP)
-      return mmi_fail(MMAPIO_E_UNSUPPORTED, 0, NULL,
-                      "%s: this build has no custom stdio streams "
-                      "(fopencookie)",
-                      fn);
     /* fopencookie fails only to allocate its FILE. */
     return mmi_fail(MMAPIO_E_NO_MEMORY, e, "fopencookie",
                     "%s: allocating the stream failed", fn);
@@ -238,8 +266,11 @@ int mmapio_read_bytes(const mmapio_map *m, uint64_t off, size_t len,
   if (copy == NULL)
     return mmi_fail(MMAPIO_E_NO_MEMORY, ENOMEM, NULL,
                     "%s: cannot allocate %zu bytes", fn, len);
-  if (len > 0)
-    memcpy(copy, b + (size_t)off, len);
+  int rc = mmi_copy(m, fn, copy, b + (size_t)off, len, b + (size_t)off, off);
+  if (rc != 0) {
+    free(copy);
+    return rc;
+  }
   *out = copy;
   return 0;
 }
@@ -261,7 +292,7 @@ int mmapio_send_range(const mmapio_map *m, uint64_t off, size_t len, int out_fd,
   /* A COW mapping's private changes are not in the file: send those
    * bytes from memory. write(2) from the mapping is no user-space copy
    * either, only one more kernel copy than sendfile. */
-  bool from_file = m->mode != MMAPIO_MODE_COW && m->fd >= 0;
+  bool from_file = mmi_mode(m) != MMAPIO_MODE_COW && m->fd >= 0;
   const size_t max_call = (size_t)1 << 30;
   size_t sent = 0;
   while (sent < len) {
@@ -270,14 +301,14 @@ int mmapio_send_range(const mmapio_map *m, uint64_t off, size_t len, int out_fd,
     const char *call;
     if (from_file) {
       call = "sendfile";
-      n = mmi_sendfile(out_fd, m->fd, off + sent, want);
+      n = mmi_os_sendfile(out_fd, m->fd, off + sent, want);
       if (n < 0 && (errno == ENOSYS || errno == EINVAL)) {
         from_file = false; /* no sendfile, or not between these fds */
         continue;
       }
     } else {
       call = "write";
-      n = write(out_fd, b + (size_t)off + sent, want);
+      n = mmi_os_write(out_fd, b + (size_t)off + sent, want);
     }
     if (n < 0 && errno == EINTR)
       continue;

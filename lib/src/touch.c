@@ -2,95 +2,160 @@
  * touch_pages: fault every page of a range in, the fastest way per call,
  * and the residency query.
  *
- * Two ways, measured on Linux 6.18 (2 vCPU VM; see the issue-4 report):
- *  - a loop reading one byte per page: 1.3-5 us per warm MiB mapped with
- *    small pages;
- *  - one MADV_POPULATE_READ: one system call plus 0.05 us per MiB when
- *    the range is mapped by huge pages (one step per 2 MiB instead of
- *    512 loads), but 30-45 us per MiB over small pages already mapped.
- *    Over pages not mapped yet (cached or not) it is as fast as the loop
- *    or faster, and much steadier: 1 GiB read cold took 0.43-0.58 s and
- *    15 ms of CPU, the loop 0.44-0.93 s and up to 0.65 s of CPU.
- * So the loop is used where the range is mapped with small pages, and
- * populate where it is mapped by huge pages or not mapped. A range is
- * rarely all one or the other: a file read in through faults gets small
- * folios first and huge ones once read-ahead has grown (on ext4, 6.18,
- * the first 40 MiB of a 1 GiB file were small, the rest PMD-mapped). So
- * a range of many huge pages is cut into up to MMI_TOUCH_SEGS segments,
- * each judged by a probe of its first whole huge page, and each run of
- * segments alike is done the way its probes chose. A PAGEMAP_SCAN of one
- * page costs about 1 us, a scan of the whole range as much as the loop,
- * so there is at most one probe per 8 MiB, and the answers are cached
- * per range in a small lock-free table: huge answers are re-checked by
- * the populate call's own duration, a range with a small one is
- * re-probed every 16th call, one not mapped on every call. The table
- * is only a hint: a stale entry chooses a slower way, never a wrong
- * result. Ranges without a whole huge page, and pages the probe cannot
- * tell about (no PAGEMAP_SCAN: kernels before 6.7), take the loop, and
- * so do small ranges not mapped over a hole of the file (FIEMAP says so
- * without I/O): there the fault path allocating zeroed pages beats
- * populate.
+ * Three ways to fault pages in, whose costs depend on the processor, the
+ * kernel and the state of the range:
+ *  - a loop reading one byte per page, bare, or paced by a few stack
+ *    round trips per page (over mapped pages the TLB does not hold, every
+ *    load is a page walk; on some processors fewer walks in flight run
+ *    faster, on others the pacing only slows the loop down);
+ *  - one MADV_POPULATE_READ call: over huge pages far faster than the
+ *    loop (one step per huge page), over small pages already mapped far
+ *    slower (a walk in the kernel per page), and over pages not mapped
+ *    faster or slower than the loop's faults, depending on what a fault
+ *    taken from user mode costs on this machine.
+ * What holds everywhere is fixed: huge pages are populated, small mapped
+ * pages are looped. What depends on the machine is measured, never set
+ * by a constant: how to loop over mapped pages (bare or paced) and how to
+ * fault in pages that are not mapped (loop or populate) are each a choice
+ * between two ways, per size class of the range, whose cost per page the
+ * library learns from its own calls (the tick counter around the work).
+ * Every 16th call of a class times the other way too, on an eighth of the
+ * range, so a change of conditions is noticed. A wrong estimate costs
+ * speed, never correctness.
+ *
+ * How the state of a range is known, cheapest first:
+ *  - ranges of up to MMAPIO_TOUCH_INLINE_PAGES_ pages, on a handle whose
+ *    last look found its pages mapped (the head's touch_mapped_ hint),
+ *    are looped inline in the header: no call at all;
+ *  - ranges holding whole huge pages are cut into up to MMI_TOUCH_SEGS
+ *    segments, each judged by a probe of how its first whole huge page
+ *    is mapped (mmi_os_page_mapping: PAGEMAP_SCAN on Linux), and the
+ *    answers are cached per range in a small lock-free
+ *    table (huge answers are re-checked by the populate call's own
+ *    duration, a range with a small one is re-probed every 16th call, one
+ *    not mapped on every call);
+ *  - other ranges: by the hint; when it says "mapped", ranges of
+ *    MMI_TOUCH_TIMED_PAGES pages or more are checked by the time their
+ *    first page takes to read (a fault costs microseconds, a mapped page
+ *    nanoseconds), smaller ones are looped; when it does not, by a probe
+ *    of the first page (its residency where the probe cannot tell), which
+ *    costs less than the fault a timed read would take.
+ * Whatever finds out sets the hint.
  */
 #include "memory.h"
-#include "platform_memory.h"
+#include "os.h"
+#include "touch.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 
 /* A populate call slower than this per MiB (plus as much again) did not
- * run over huge pages only: over huge pages it takes about 0.1 us per
- * MiB, over small ones 30 us or more. */
+ * run over huge pages only: over huge pages it walks one entry per
+ * 2 MiB, over small ones one per page, a factor of hundreds. */
 #define MMI_HUGE_US_PER_MIB 2u
 /* At most this many segments (probes) per range, and at least this many
- * bytes per segment: 8 MiB loop in 10-40 us, 8 times a probe's cost. */
+ * bytes per segment, so that probes stay a small part of the work. */
 #define MMI_TOUCH_SEGS 16u
 #define MMI_TOUCH_SEG_MIN ((size_t)8 << 20)
-/* Stack round trips between two pages of the loop (touch_loop). */
+/* Ranges of at least this many pages are judged by timing their first
+ * page; the two tick readings are then a small part of the loop. */
+#define MMI_TOUCH_TIMED_PAGES 256u
+/* A first read slower than this (in microseconds) took a fault: a read
+ * of a mapped page, even a page walk through nested page tables, takes
+ * a fraction of it. */
+#define MMI_FAULT_US_MIN 0.5
+/* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
-/* Pages not mapped over a hole of the file (a fresh sparse file: no
- * I/O, the kernel allocates zeroed pages) are looped in ranges up to
- * this size: 15-20 % faster than populate at 8 and 32 MiB; at 1 GiB
- * populate is 10 % faster. */
-#define MMI_TOUCH_HOLE_LOOP ((size_t)64 << 20)
+/* Every this many calls of a size class, the way not chosen is timed. */
+#define MMI_EXPLORE_EVERY 16u
 
-/* A cache slot: tag (bits 24-63) | huge segments (bits 8-23, bit i for
- * segment i) | calls since the probe (bits 0-7). */
-#define MMI_TOUCH_SLOTS 64u
-#define MMI_SLOT_SEG_SHIFT 8
-#define MMI_SLOT_SEGS ((uint64_t)0xFFFF << MMI_SLOT_SEG_SHIFT)
-#define MMI_SLOT_COUNT (uint64_t)0xFF
-#define MMI_SLOT_TAG (~(uint64_t)0xFFFFFF)
+/* ------------------------------------------------------------------ */
+/* Learned choices                                                     */
+/* ------------------------------------------------------------------ */
 
-static _Atomic uint64_t touch_cache[MMI_TOUCH_SLOTS];
+/* Two ways to do the same work, and what each has cost per page lately
+ * (ticks per page times 16, an average weighted to recent calls; 0 when
+ * never measured). Updated without locks: a lost update only delays
+ * learning. */
+typedef struct mmi_choice {
+  _Atomic uint32_t cost[2];
+  _Atomic uint32_t calls;
+} mmi_choice;
 
-void mmi_touch_cache_clear(void) {
-  for (size_t i = 0; i < MMI_TOUCH_SLOTS; i++)
-    atomic_store_explicit(&touch_cache[i], 0, memory_order_relaxed);
+/* Size classes: ranges of [4^c, 4^(c+1)) pages; the last one is open. */
+#define MMI_CLASSES 12u
+#define MMI_WAY_BARE 0u
+#define MMI_WAY_PACED 1u
+#define MMI_WAY_POPULATE 0u
+#define MMI_WAY_LOOP 1u
+static mmi_choice mapped_ways[MMI_CLASSES]; /* bare or paced loop */
+static mmi_choice absent_ways[MMI_CLASSES]; /* populate or loop */
+
+static unsigned size_class(size_t pages) {
+  unsigned c = 0;
+  while (pages >= 4 && c + 1 < MMI_CLASSES) {
+    pages >>= 2;
+    c++;
+  }
+  return c;
 }
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
+typedef struct mmi_pick {
+  unsigned way;   /* the way to do (most of) the work */
+  bool other_too; /* time the other way as well */
+} mmi_pick;
+
+static mmi_pick choose(mmi_choice *c) {
+  uint32_t n = atomic_load_explicit(&c->calls, memory_order_relaxed);
+  atomic_store_explicit(&c->calls, n + 1, memory_order_relaxed);
+  uint32_t a = atomic_load_explicit(&c->cost[0], memory_order_relaxed);
+  uint32_t b = atomic_load_explicit(&c->cost[1], memory_order_relaxed);
+  mmi_pick p;
+  p.way = b == 0 || (a != 0 && a <= b) ? 0u : 1u;
+  p.other_too = (p.way == 0 ? b : a) == 0 ||
+                n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
+  return p;
 }
 
-/*
- * One volatile load per page, so the compiler keeps every one, paced by
- * a few stack round trips. Over mapped pages each load is a TLB miss and
- * a page walk; a bare loop issues them as fast as it can (five
- * instructions a page), and that many walks at once run slower than
- * fewer: measured on this VM's AMD EPYC, a warm 1 / 8 / 32 MiB range
- * took 0.71 / 10.3 / 54 us bare and 0.55 / 6.9 / 28-37 us paced, and
- * 256 MiB the same within 2 %. Over pages not mapped each step is a page
- * fault of a microsecond or more, beside which the pacing is nothing.
- */
-static void touch_loop(const unsigned char *p, size_t len, size_t page) {
+static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
+  if (pages == 0)
+    return;
+  uint64_t rate = ticks * 16 / pages;
+  if (rate == 0)
+    rate = 1;
+  if (rate > UINT32_MAX / 4)
+    rate = UINT32_MAX / 4;
+  uint32_t old = atomic_load_explicit(&c->cost[way], memory_order_relaxed);
+  uint32_t next = old == 0 ? (uint32_t)rate : (3 * old + (uint32_t)rate) / 4;
+  atomic_store_explicit(&c->cost[way], next == 0 ? 1 : next,
+                        memory_order_relaxed);
+}
+
+static void forget_choices(void) {
+  for (unsigned i = 0; i < MMI_CLASSES; i++)
+    for (unsigned w = 0; w < 2; w++) {
+      atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
+      atomic_store_explicit(&absent_ways[i].cost[w], 0, memory_order_relaxed);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The ways                                                            */
+/* ------------------------------------------------------------------ */
+
+/* One volatile load per page, so the compiler keeps every one; paced by
+ * `pace` stack round trips per page. */
+static void touch_loop(const unsigned char *p, size_t len, size_t page,
+                       unsigned pace) {
   const volatile unsigned char *v = p;
+  if (pace == 0) {
+    for (size_t i = 0; i < len; i += page)
+      (void)v[i];
+    return;
+  }
   for (size_t i = 0; i < len; i += page) {
     (void)v[i];
-    for (volatile unsigned k = 0; k < MMI_TOUCH_PACE; k++) {
+    for (volatile unsigned k = 0; k < pace; k++) {
     }
   }
 }
@@ -105,24 +170,150 @@ static int fail_populate(const char *fn, int e, mmi_span s) {
 }
 
 /*
- * Populates s, mapped by huge pages as far as the probe saw. Returns 0,
- * 1 when populate is missing (the caller loops instead; kernels that
- * have the probe, 6.7+, have populate, 5.14+, so this is rare enough not
- * to be remembered), or an error. *slow is set when the call was too
- * slow for a range of huge pages.
+ * One MADV_POPULATE_READ of s. Returns 0, 1 when populate is missing (the
+ * caller loops instead; kernels before 5.14), or an error. *took gets
+ * the ticks it took.
  */
-static int populate(const char *fn, mmi_span s, bool *slow) {
-  uint64_t t0 = mmi_ticks();
-  if (mmi_memsys.populate(s.start, s.len) != 0) {
+static int populate(const char *fn, mmi_span s, uint64_t *took) {
+  uint64_t t0 = mmi_os_ticks();
+  if (mmi_os_populate(s.start, s.len) != 0) {
     int e = errno;
     if (e == EINVAL || e == ENOSYS)
       return 1;
     return fail_populate(fn, e, s);
   }
-  uint64_t took = mmi_ticks() - t0;
-  uint64_t mib = (uint64_t)(s.len >> 20) + 1;
-  *slow = took > mib * MMI_HUGE_US_PER_MIB * mmi_ticks_per_us();
+  *took = mmi_os_ticks() - t0;
   return 0;
+}
+
+/* Whether a populate of len bytes that took `took` ticks ran over huge
+ * pages only. */
+static bool populate_was_huge(size_t len, uint64_t took) {
+  uint64_t mib = (uint64_t)(len >> 20) + 1;
+  return took <= mib * MMI_HUGE_US_PER_MIB * mmi_os_ticks_per_us();
+}
+
+static mmi_span sub_span(mmi_span s, size_t from, size_t to) {
+  mmi_span r = {s.start + from, to - from, s.off + from};
+  return r;
+}
+
+/* The part of a run that the way not chosen is timed on: an eighth of
+ * it, in whole pages, or all of it when that is too small to say much. */
+static size_t explore_len(size_t len, size_t page) {
+  size_t part = len / 8 / page * page;
+  return part < 8 * page ? len : part;
+}
+
+/* Mapped small pages: the loop, bare or paced, as learned. */
+static void mapped_run(mmi_span s, size_t page) {
+  size_t pages = s.len / page;
+  if (pages < MMI_TOUCH_TIMED_PAGES) {
+    touch_loop(s.start, s.len, page, 0);
+    return;
+  }
+  mmi_choice *c = &mapped_ways[size_class(pages)];
+  mmi_pick p = choose(c);
+  unsigned pace[2] = {0, MMI_TOUCH_PACE};
+  if (!p.other_too) {
+    touch_loop(s.start, s.len, page, pace[p.way]);
+    return;
+  }
+  size_t part = explore_len(s.len, page);
+  uint64_t t0 = mmi_os_ticks();
+  touch_loop(s.start, part, page, pace[1 - p.way]);
+  uint64_t t1 = mmi_os_ticks();
+  learn(c, 1 - p.way, t1 - t0, part / page);
+  if (part == s.len)
+    return;
+  touch_loop(s.start + part, s.len - part, page, pace[p.way]);
+  learn(c, p.way, mmi_os_ticks() - t1, (s.len - part) / page);
+}
+
+/* Pages not mapped: populate or the loop, as learned. */
+static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
+                      mmi_choice *c) {
+  size_t pages = s.len / page;
+  if (way == MMI_WAY_POPULATE) {
+    uint64_t took;
+    int rc = populate(fn, s, &took);
+    if (rc <= 0) {
+      if (rc == 0)
+        learn(c, way, took, pages);
+      return rc;
+    }
+    /* No populate here: make it the way never chosen. */
+    atomic_store_explicit(&c->cost[MMI_WAY_POPULATE], UINT32_MAX / 4,
+                          memory_order_relaxed);
+  }
+  uint64_t t0 = mmi_os_ticks();
+  touch_loop(s.start, s.len, page, 0);
+  learn(c, MMI_WAY_LOOP, mmi_os_ticks() - t0, pages);
+  return 0;
+}
+
+static int absent_run(const char *fn, mmi_span s, size_t page) {
+  mmi_choice *c = &absent_ways[size_class(s.len / page)];
+  mmi_pick p = choose(c);
+  if (!p.other_too)
+    return absent_way(fn, s, page, p.way, c);
+  size_t part = explore_len(s.len, page);
+  int rc = absent_way(fn, sub_span(s, 0, part), page, 1 - p.way, c);
+  if (rc != 0 || part == s.len)
+    return rc;
+  return absent_way(fn, sub_span(s, part, s.len), page, p.way, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* What the range holds                                                */
+/* ------------------------------------------------------------------ */
+
+static void set_mapped_hint(const mmapio_map *m, bool mapped) {
+  mmapio_map_head_ *h = &((mmapio_map *)m)->head;
+  unsigned char v = mapped ? 1u : 0u;
+  /* Written only when it changes: the head's line is read by every view. */
+  if (atomic_load_explicit(&h->touch_mapped_, memory_order_relaxed) != v)
+    atomic_store_explicit(&h->touch_mapped_, v, memory_order_relaxed);
+}
+
+/* A range whose state nothing cached tells: the first page decides
+ * whether the rest is mapped. */
+static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
+                       size_t page) {
+  uint64_t t0 = mmi_os_ticks();
+  (void)*(const volatile unsigned char *)s.start;
+  uint64_t took = mmi_os_ticks() - t0;
+  mmi_span rest = sub_span(s, page, s.len);
+  if (took < (uint64_t)(MMI_FAULT_US_MIN * (double)mmi_os_ticks_per_us())) {
+    set_mapped_hint(m, true);
+    mapped_run(rest, page);
+    return 0;
+  }
+  set_mapped_hint(m, false);
+  return rest.len == 0 ? 0 : absent_run(fn, rest, page);
+}
+
+/* A range the hint tells about, else a probe of its first page. */
+static int hinted_range(const char *fn, const mmapio_map *m, mmi_span s,
+                        size_t page) {
+  bool mapped =
+      atomic_load_explicit(&m->head.touch_mapped_, memory_order_relaxed) != 0;
+  if (!mapped) {
+    int kind = mmi_os_page_mapping(s.start);
+    if (kind == MMI_PAGE_UNKNOWN) {
+      unsigned char in_core = 0;
+      kind = mmi_os_residency(s.start, page, &in_core) == 0 && !(in_core & 1)
+                 ? MMI_PAGE_ABSENT
+                 : MMI_PAGE_SMALL;
+    }
+    mapped = kind != MMI_PAGE_ABSENT;
+    set_mapped_hint(m, mapped);
+  }
+  if (mapped) {
+    touch_loop(s.start, s.len, page, 0);
+    return 0;
+  }
+  return absent_run(fn, s, page);
 }
 
 /*
@@ -133,8 +324,8 @@ static int populate(const char *fn, mmi_span s, bool *slow) {
  */
 static int touch_guarded(const char *fn, const mmapio_map *m, mmi_span s,
                          size_t page) {
-  bool slow;
-  int rc = populate(fn, s, &slow);
+  uint64_t took;
+  int rc = populate(fn, s, &took);
   if (rc != 1)
     return rc;
   const unsigned char *base = mmapio_base(m);
@@ -146,6 +337,34 @@ static int touch_guarded(const char *fn, const mmapio_map *m, mmi_span s,
       return rc;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ranges holding whole huge pages                                     */
+/* ------------------------------------------------------------------ */
+
+/* A cache slot: tag (bits 24-63) | huge segments (bits 8-23, bit i for
+ * segment i) | calls since the probe (bits 0-7). */
+#define MMI_TOUCH_SLOTS 64u
+#define MMI_SLOT_SEG_SHIFT 8
+#define MMI_SLOT_SEGS ((uint64_t)0xFFFF << MMI_SLOT_SEG_SHIFT)
+#define MMI_SLOT_COUNT (uint64_t)0xFF
+#define MMI_SLOT_TAG (~(uint64_t)0xFFFFFF)
+
+static _Atomic uint64_t touch_cache[MMI_TOUCH_SLOTS];
+
+void mmi_touch_cache_clear(void) {
+  for (size_t i = 0; i < MMI_TOUCH_SLOTS; i++)
+    atomic_store_explicit(&touch_cache[i], 0, memory_order_relaxed);
+  forget_choices();
+}
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
 
 /* How s is cut: segment i starts at its first whole huge page, block
@@ -166,32 +385,105 @@ static uintptr_t seg_start(const touch_plan *p, mmi_span s, unsigned i) {
   return i == 0 ? (uintptr_t)s.start : seg_probe_at(p, i);
 }
 
-/* Probes every segment: *pop gets a bit per segment to populate, those
- * mapped by huge pages and those not mapped at all, except, in ranges up
- * to MMI_TOUCH_HOLE_LOOP, unmapped segments over a hole of the file.
- * Returns true when every answer was huge or small, so that it can be
- * remembered. */
-static bool probe_segments(const mmapio_map *m, mmi_span s, const touch_plan *p,
-                           uint64_t *pop) {
+/* Probes every segment into kinds[] (MMI_PAGE_*). Returns true when
+ * every answer was huge or small, so that it can be remembered. */
+static bool probe_segments(const touch_plan *p, int *kinds) {
   bool known = true;
-  *pop = 0;
   for (unsigned i = 0; i < p->segs; i++) {
-    int kind = mmi_memsys.probe((const void *)seg_probe_at(p, i));
-    if (kind == MMI_PROBE_ABSENT && s.len <= MMI_TOUCH_HOLE_LOOP) {
-      uintptr_t a = seg_start(p, s, i);
-      uintptr_t b = i + 1 == p->segs ? (uintptr_t)s.start + s.len
-                                     : seg_start(p, s, i + 1);
-      uint64_t off = s.off + (uint64_t)(a - (uintptr_t)s.start);
-      if (mmi_memsys.hole(m->fd, off, (uint64_t)(b - a)) == 1)
-        kind = MMI_PROBE_UNKNOWN; /* loop it; ask again next time */
-    }
-    if (kind == MMI_PROBE_HUGE || kind == MMI_PROBE_ABSENT)
-      *pop |= (uint64_t)1 << i;
-    if (kind != MMI_PROBE_HUGE && kind != MMI_PROBE_SMALL)
+    kinds[i] = mmi_os_page_mapping((const void *)seg_probe_at(p, i));
+    if (kinds[i] != MMI_PAGE_HUGE && kinds[i] != MMI_PAGE_SMALL)
       known = false;
   }
   return known;
 }
+
+static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
+                      touch_plan *p, size_t page) {
+  uintptr_t lo = (uintptr_t)s.start;
+  p->blocks = (lo + s.len - p->first) / p->pmd;
+  size_t segs = s.len / MMI_TOUCH_SEG_MIN;
+  segs = segs > MMI_TOUCH_SEGS ? MMI_TOUCH_SEGS : segs;
+  segs = segs > p->blocks ? p->blocks : segs;
+  p->segs = segs == 0 ? 1u : (unsigned)segs;
+
+  uint64_t h = mix((uint64_t)(uintptr_t)m ^ mix((uint64_t)lo ^ mix(s.len)));
+  uint64_t tag = h & MMI_SLOT_TAG;
+  if (tag == 0)
+    tag = (uint64_t)1 << 24;
+  _Atomic uint64_t *slot = &touch_cache[h % MMI_TOUCH_SLOTS];
+  uint64_t all = ((uint64_t)1 << p->segs) - 1;
+  uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
+  int kinds[MMI_TOUCH_SEGS];
+  bool probed = false, known = false;
+  if ((v & MMI_SLOT_TAG) == tag &&
+      (((v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT) == all ||
+       (v & MMI_SLOT_COUNT) + 1 < MMI_TOUCH_SMALL_RECHECK)) {
+    uint64_t huge = (v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT;
+    for (unsigned i = 0; i < p->segs; i++)
+      kinds[i] = (huge >> i) & 1u ? MMI_PAGE_HUGE : MMI_PAGE_SMALL;
+    if (huge != all)
+      atomic_store_explicit(slot, v + 1, memory_order_relaxed);
+  } else {
+    /* Answers other than huge or small are asked again next time. */
+    probed = true;
+    known = probe_segments(p, kinds);
+  }
+
+  /* Runs of segments alike, each done its kind's way. */
+  uint64_t huge = 0, slow = 0;
+  bool any_mapped = false, any_absent = false;
+  for (unsigned i = 0; i < p->segs;) {
+    unsigned j = i + 1;
+    while (j < p->segs && kinds[j] == kinds[i])
+      j++;
+    uint64_t bits = (((uint64_t)1 << j) - 1) & ~(((uint64_t)1 << i) - 1);
+    uintptr_t a = seg_start(p, s, i);
+    uintptr_t b = j == p->segs ? lo + s.len : seg_start(p, s, j);
+    mmi_span run = sub_span(s, a - lo, b - lo);
+    int rc = 0;
+    switch (kinds[i]) {
+    case MMI_PAGE_HUGE: {
+      huge |= bits;
+      any_mapped = true;
+      uint64_t took;
+      rc = populate(fn, run, &took);
+      if (rc == 1) {
+        touch_loop(run.start, run.len, page, 0);
+        rc = 0;
+      } else if (rc == 0 && !populate_was_huge(run.len, took)) {
+        slow |= bits; /* not all huge, or not all resident */
+      }
+      break;
+    }
+    case MMI_PAGE_SMALL:
+      any_mapped = true;
+      mapped_run(run, page);
+      break;
+    case MMI_PAGE_ABSENT:
+      any_absent = true;
+      rc = absent_run(fn, run, page);
+      break;
+    default:
+      rc = unknown_run(fn, m, run, page);
+      break;
+    }
+    if (rc != 0)
+      return rc;
+    i = j;
+  }
+  if (any_mapped != any_absent)
+    set_mapped_hint(m, any_mapped);
+  /* What a probe found is remembered; huge segments that populate slowly
+   * are looped until the next probe. */
+  if (probed ? known : slow != 0)
+    atomic_store_explicit(slot, tag | (huge & ~slow) << MMI_SLOT_SEG_SHIFT,
+                          memory_order_relaxed);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The entry points                                                    */
+/* ------------------------------------------------------------------ */
 
 int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   size_t page = mmi_page();
@@ -204,80 +496,27 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   p.pmd = mmi_pmd_size();
   uintptr_t lo = (uintptr_t)s.start;
   p.first = (lo + p.pmd - 1) & ~(uintptr_t)(p.pmd - 1);
-  /* No whole huge page fits in the range: the loop is the faster way. */
-  if (p.first < lo || p.first + p.pmd > lo + s.len ||
-      p.first + p.pmd < p.first) {
-    touch_loop(s.start, s.len, page);
-    return 0;
-  }
-  p.blocks = (lo + s.len - p.first) / p.pmd;
-  size_t segs = s.len / MMI_TOUCH_SEG_MIN;
-  segs = segs > MMI_TOUCH_SEGS ? MMI_TOUCH_SEGS : segs;
-  segs = segs > p.blocks ? p.blocks : segs;
-  p.segs = segs == 0 ? 1u : (unsigned)segs;
-
-  uint64_t h = mix((uint64_t)(uintptr_t)m ^ mix((uint64_t)lo ^ mix(s.len)));
-  uint64_t tag = h & MMI_SLOT_TAG;
-  if (tag == 0)
-    tag = (uint64_t)1 << 24;
-  _Atomic uint64_t *slot = &touch_cache[h % MMI_TOUCH_SLOTS];
-  uint64_t all = ((uint64_t)1 << p.segs) - 1;
-  uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
-  uint64_t huge; /* the segments to populate */
-  bool known = true;
-  if ((v & MMI_SLOT_TAG) == tag &&
-      (((v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT) == all ||
-       (v & MMI_SLOT_COUNT) + 1 < MMI_TOUCH_SMALL_RECHECK)) {
-    huge = (v & MMI_SLOT_SEGS) >> MMI_SLOT_SEG_SHIFT;
-    if (huge != all)
-      atomic_store_explicit(slot, v + 1, memory_order_relaxed);
-  } else {
-    /* Answers other than huge or small are asked again next time. */
-    known = probe_segments(m, s, &p, &huge);
-    if (known)
-      atomic_store_explicit(slot, tag | huge << MMI_SLOT_SEG_SHIFT,
-                            memory_order_relaxed);
-  }
-
-  /* Runs of segments alike: populate the huge ones, loop the others. */
-  uint64_t slow_segs = 0;
-  for (unsigned i = 0; i < p.segs;) {
-    bool is_huge = (huge >> i) & 1u;
-    unsigned j = i + 1;
-    while (j < p.segs && (bool)((huge >> j) & 1u) == is_huge)
-      j++;
-    uintptr_t a = seg_start(&p, s, i);
-    uintptr_t b = j == p.segs ? lo + s.len : seg_start(&p, s, j);
-    mmi_span run = {(unsigned char *)a, b - a, s.off + (a - lo)};
-    int rc = 1;
-    if (is_huge) {
-      bool slow = false;
-      rc = populate(fn, run, &slow);
-      if (rc < 0)
-        return rc;
-      if (slow) /* not all huge, or not all resident */
-        slow_segs |= (((uint64_t)1 << j) - 1) & ~(((uint64_t)1 << i) - 1);
-    }
-    if (rc == 1)
-      touch_loop(run.start, run.len, page);
-    i = j;
-  }
-  /* Huge segments that populate slowly are looped until the next probe
-   * (a populate of pages not mapped is slow anyway: not a sign). */
-  if (slow_segs != 0 && known)
-    atomic_store_explicit(slot, tag | (huge & ~slow_segs) << MMI_SLOT_SEG_SHIFT,
-                          memory_order_relaxed);
-  return 0;
+  if (p.first >= lo && p.first + p.pmd <= lo + s.len &&
+      p.first + p.pmd > p.first)
+    return huge_range(fn, m, s, &p, page);
+  /* Pages last seen mapped: ranges large enough to time are judged by
+   * their first page, which catches pages dropped since. Otherwise the
+   * hint, or a probe: cheaper than the fault a timed first read of pages
+   * not mapped would take. */
+  if (s.len / page >= MMI_TOUCH_TIMED_PAGES &&
+      atomic_load_explicit(&m->head.touch_mapped_, memory_order_relaxed))
+    return unknown_run(fn, m, s, page);
+  return hinted_range(fn, m, s, page);
 }
 
-int mmapio_touch_pages_range(mmapio_map *m, uint64_t off, uint64_t len) {
+int(mmapio_touch_pages_range)(mmapio_map *m, uint64_t off, uint64_t len) {
   static const char fn[] = "mmapio_touch_pages_range";
   mmi_span s;
   int rc = mmi_span_of(m, fn, off, len, &s);
   return rc != 0 ? rc : mmi_touch_span(fn, m, s);
 }
 
-int mmapio_touch_pages(mmapio_map *m) {
+int(mmapio_touch_pages)(mmapio_map *m) {
   static const char fn[] = "mmapio_touch_pages";
   mmi_span s;
   int rc = mmi_span_of(m, fn, 0, mmapio_len(m), &s);
@@ -300,7 +539,7 @@ int mmapio_resident(const mmapio_map *m, uint64_t off, uint64_t len,
     size_t chunk = s.len - done;
     if (chunk > sizeof vec * page)
       chunk = sizeof vec * page;
-    if (mmi_memsys.mincore(s.start + done, chunk, vec) != 0)
+    if (mmi_os_residency(s.start + done, chunk, vec) != 0)
       return mmi_fail(MMAPIO_E_IO, errno, "mincore",
                       "%s: mincore of %zu bytes at offset %zu failed", fn,
                       chunk, done);

@@ -1,51 +1,37 @@
 /*
  * Watching the backing file. The platform layer subscribes (inotify on
- * the open file) and translates the kernel's events; this file runs the
- * dispatcher thread, which turns them into mmapio_watch_events. Sizes are
- * tracked with fstat so that a change of size comes with its byte range,
- * and an event-queue overflow becomes a re-check of the file instead of
- * silence.
+ * the open file, on Linux) and translates the system's events; this file
+ * runs the dispatcher thread, which turns them into mmapio_watch_events.
+ * Sizes are tracked with the file's status so that a change of size comes
+ * with its byte range, and an event-queue overflow becomes a re-check of
+ * the file instead of silence.
  */
 #include "internal.h"
-#include "platform_background.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* What fstat said last: the baseline each event is compared against. */
-typedef struct mmi_file_state {
-  uint64_t size;
-  struct timespec mtime, ctime;
-  uint64_t nlink;
-} mmi_file_state;
 
 struct mmapio_watch {
   mmapio_map *map;
   mmapio_pin pin; /* keeps map (and its fd) alive while watching */
   mmapio_watch_cb cb;
   void *user;
-  int ifd;              /* the subscription */
+  int wd;               /* the subscription */
   int wake_rd, wake_wr; /* set by mmapio_watch_stop */
   pthread_t thread;
   _Atomic bool stop;
-  bool self_stop;      /* stopped from its own callback (dispatcher only) */
-  mmi_file_state last; /* dispatcher only, after start */
+  bool self_stop;     /* stopped from its own callback (dispatcher only) */
+  mmi_file_info last; /* the file's status at the last event: the baseline
+                          each event is compared against (dispatcher only,
+                          after start) */
 };
 
 /* The watch whose callback is running on this thread, if any. */
 static _Thread_local mmapio_watch *dispatching;
 
-static int file_state(int fd, mmi_file_state *out) {
-  struct stat st;
-  if (fstat(fd, &st) != 0)
-    return errno;
-  out->size = (uint64_t)st.st_size;
-  out->mtime = st.st_mtim;
-  out->ctime = st.st_ctim;
-  out->nlink = (uint64_t)st.st_nlink;
-  return 0;
+static int file_state(int fd, mmi_file_info *out) {
+  return mmi_os_stat_fd(fd, out) == 0 ? 0 : errno;
 }
 
 static bool same_time(struct timespec a, struct timespec b) {
@@ -53,7 +39,7 @@ static bool same_time(struct timespec a, struct timespec b) {
 }
 
 static void emit(mmapio_watch *w, mmapio_watch_kind kind,
-                 const mmi_file_state *now, bool overflowed) {
+                 const mmi_file_info *now, bool overflowed) {
   if (atomic_load_explicit(&w->stop, memory_order_acquire))
     return;
   mmapio_watch_event ev = {kind, false, 0, 0, now->size, overflowed};
@@ -70,8 +56,8 @@ static void emit(mmapio_watch *w, mmapio_watch_kind kind,
 
 /* Events were lost: compare the file with the last known state and
  * report at least one change. */
-static void rescan(mmapio_watch *w, const mmi_file_state *now) {
-  const mmi_file_state *was = &w->last;
+static void rescan(mmapio_watch *w, const mmi_file_info *now) {
+  const mmi_file_info *was = &w->last;
   if (now->nlink == 0 && was->nlink != 0)
     emit(w, MMAPIO_WATCH_REMOVED, now, true);
   if (now->size == was->size && same_time(now->mtime, was->mtime) &&
@@ -82,8 +68,15 @@ static void rescan(mmapio_watch *w, const mmi_file_state *now) {
 }
 
 static void handle(mmapio_watch *w, unsigned k) {
-  mmi_file_state now = w->last;
+  mmi_file_info now = w->last;
   (void)file_state(w->map->fd, &now); /* keeps the baseline on failure */
+  /* The link count is the baseline of removal, and only the events that
+   * report a change of links move it: when a write and then an unlink
+   * come in one batch, the write's fstat already sees no link, and the
+   * unlink's own event must still find the old count to say REMOVED. */
+  if (!(k & (MMI_WEV_OVERFLOW | MMI_WEV_ATTRIB | MMI_WEV_DELETED |
+             MMI_WEV_IGNORED)))
+    now.nlink = w->last.nlink;
   if (k & MMI_WEV_OVERFLOW) {
     rescan(w, &now);
   } else {
@@ -107,8 +100,8 @@ static void handle(mmapio_watch *w, unsigned k) {
 }
 
 static void release(mmapio_watch *w) {
-  close(w->ifd);
-  mmi_notifier_close(w->wake_rd, w->wake_wr);
+  mmi_os_close(w->wd);
+  mmi_os_notifier_close(w->wake_rd, w->wake_wr);
   mmapio_unpin(&w->pin);
   free(w);
 }
@@ -118,11 +111,11 @@ static void *dispatcher_main(void *arg) {
   unsigned kinds[64];
   while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
     size_t n = 0;
-    int e = mmi_watch_read(w->ifd, kinds, sizeof kinds / sizeof *kinds, &n);
+    int e = mmi_os_watch_read(w->wd, kinds, sizeof kinds / sizeof *kinds, &n);
     if (e != 0) {
       /* EAGAIN: wait for more. Anything else cannot be recovered from;
        * wait for the stop. */
-      (void)mmi_wait_readable(e == EAGAIN ? w->ifd : -1, w->wake_rd);
+      (void)mmi_os_wait_readable(e == EAGAIN ? w->wd : -1, w->wake_rd);
       continue;
     }
     for (size_t i = 0; i < n; i++)
@@ -144,7 +137,7 @@ int mmapio_watch_start(mmapio_watch **out, mmapio_map *m, mmapio_watch_cb cb,
   if (m->anonymous)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "%s: an anonymous mapping has no file to watch", fn);
-  if (!mmi_watch_supported())
+  if (!mmi_os_has_watch())
     return mmi_fail(MMAPIO_E_UNSUPPORTED, 0, NULL,
                     "%s: file watching (inotify) is not available in this "
                     "build",
@@ -156,12 +149,12 @@ int mmapio_watch_start(mmapio_watch **out, mmapio_map *m, mmapio_watch_cb cb,
   w->map = m;
   w->cb = cb;
   w->user = user;
-  w->ifd = w->wake_rd = w->wake_wr = -1;
+  w->wd = w->wake_rd = w->wake_wr = -1;
   atomic_init(&w->stop, false);
   const char *call = NULL;
-  int e = mmi_watch_open(m->fd, m->path, &w->ifd, &call);
-  if (e == 0 && mmi_notifier_open(&w->wake_rd, &w->wake_wr) != 0)
-    e = errno, call = mmi_notifier_call();
+  int e = mmi_os_watch_open(m->fd, m->path, &w->wd, &call);
+  if (e == 0 && mmi_os_notifier_open(&w->wake_rd, &w->wake_wr) != 0)
+    e = errno, call = mmi_os_notifier_call();
   /* Subscribed first, so no change after this baseline goes unseen. */
   if (e == 0 && (e = file_state(m->fd, &w->last)) != 0)
     call = "fstat";
@@ -169,14 +162,15 @@ int mmapio_watch_start(mmapio_watch **out, mmapio_map *m, mmapio_watch_cb cb,
     e = EINVAL; /* cannot happen: m is not NULL */
     call = NULL;
   }
-  if (e == 0 && (e = mmi_thread_start(&w->thread, dispatcher_main, w)) != 0) {
+  if (e == 0 &&
+      (e = mmi_os_thread_start(&w->thread, dispatcher_main, w)) != 0) {
     mmapio_unpin(&w->pin);
     call = "pthread_create";
   }
   if (e != 0) {
-    if (w->ifd >= 0)
-      close(w->ifd);
-    mmi_notifier_close(w->wake_rd, w->wake_wr);
+    if (w->wd >= 0)
+      mmi_os_close(w->wd);
+    mmi_os_notifier_close(w->wake_rd, w->wake_wr);
     free(w);
     return mmi_fail(MMAPIO_E_WATCH_FAILED, e, call, "%s: cannot watch '%s'", fn,
                     m->path != NULL ? m->path : "(fd)");
@@ -194,7 +188,7 @@ void mmapio_watch_stop(mmapio_watch *w) {
     w->self_stop = true;
     return;
   }
-  mmi_notifier_set(w->wake_wr);
+  mmi_os_notifier_set(w->wake_wr);
   pthread_join(w->thread, NULL);
   release(w);
 }
