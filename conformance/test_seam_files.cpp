@@ -246,3 +246,31 @@ TEST_CASE("mmapio_copy_file: FLUSH_FAILED when syncing dst's directory fails "
   CHECK_BYTES(read_bytes(dst), copy);
   CHECK(dir_listing(d.dir()) == (std::vector<std::string>{"dst", "src"}));
 }
+
+TEST_CASE("mmapio_open_or_create: a name that is missing when opened and "
+          "taken when linked, round after round, ends in MMAPIO_E_IO",
+          "[mmapio_open_or_create][errors][create]") {
+  // Another process creating and deleting the name between each open and
+  // link is what this fakes: every link of the new file reports EEXIST
+  // while the name stays free. The call returns instead of retrying
+  // forever, and leaves nothing in the directory.
+  TempDir d;
+  const std::string p = d.path("f");
+  mmapio_map *m = map_sentinel();
+  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
+  {
+    mmapio_test::SysGuard guard;
+    guard.fail("link", EEXIST);
+    if (mmapio_test::SysGuard::has("linkat"))
+      guard.fail("linkat", EEXIST);
+    CHECK_CODE(mmapio_open_or_create(&m, p.c_str(), 4096), MMAPIO_E_IO);
+  }
+  const mmapio_error *e = mmapio_last_error();
+  CHECK(e->os_errno == EEXIST);
+  REQUIRE(e->syscall != nullptr);
+  CHECK(std::string(e->syscall) == "link");
+  CHECK(m == map_sentinel());
+  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds);
+  CHECK(dir_listing(d.dir()).empty());
+  close_unless_sentinel(m);
+}

@@ -397,7 +397,7 @@ static void op_watch(fz_input *in) {
   int rc = mmapio_watch_start(&got, fm->m, on_event, w);
   w->w = got;
   pthread_mutex_unlock(&w->mu);
-  FZ_RC(rc, fm->kind == FZ_ANON ? MMAPIO_E_INVALID_ARGUMENT : 0,
+  FZ_RC(rc, fm->kind == FZ_ANON ? MMAPIO_E_INVALID_ARGUMENT : FZ_EXT_OK,
         "mmapio_watch_start");
 }
 

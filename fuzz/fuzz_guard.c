@@ -252,7 +252,9 @@ static void op_other_copies(state *s, fz_input *in) {
   }
   default: {
     FILE *f = NULL;
-    FZ_RC(mmapio_fopen(&f, fm->m, "r"), 0, "mmapio_fopen");
+    FZ_RC(mmapio_fopen(&f, fm->m, "r"), FZ_EXT_OK, "mmapio_fopen");
+    if (f == NULL)
+      break;
     setvbuf(f, NULL, _IONBF, 0);
     FZ_CHECK(fseeko(f, (off_t)off, SEEK_SET) == 0, "fseeko");
     size_t got = fread(buf, 1, want, f);

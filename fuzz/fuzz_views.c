@@ -437,7 +437,7 @@ static void op_stream_open(state *s, fz_input *in) {
   bool writable = known && strchr(mode, '+') != NULL;
   int want = !known                          ? MMAPIO_E_INVALID_ARGUMENT
              : writable && fm->kind == FZ_RO ? MMAPIO_E_INVALID_MODE
-                                             : 0;
+                                             : FZ_EXT_OK;
   FILE *f = NULL;
   FZ_RC(mmapio_fopen(&f, s->m, mode), want, "mmapio_fopen");
   if (want != 0) {
@@ -509,7 +509,9 @@ static void op_stream_io(state *s, fz_input *in) {
 static void op_stream_slurp(state *s) {
   fz_map *fm = &s->fm;
   FILE *f = NULL;
-  FZ_RC(mmapio_fopen(&f, s->m, "rb"), 0, "mmapio_fopen(rb)");
+  FZ_RC(mmapio_fopen(&f, s->m, "rb"), FZ_EXT_OK, "mmapio_fopen(rb)");
+  if (f == NULL)
+    return;
   size_t got = fread(fm->scratch, 1, FZ_MAX, f);
   FZ_CHECK(got == fm->len && (got == FZ_MAX || feof(f)),
            "a buffered fread reads everything");

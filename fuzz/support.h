@@ -31,6 +31,18 @@ void fz_check_rc(const char *file, int line, const char *what, int rc,
                  int want);
 #define FZ_RC(rc, want, what) fz_check_rc(__FILE__, __LINE__, what, rc, want)
 
+/* ---- What the build has ---- */
+
+/* FZ_LINUX_EXTENSIONS (1 or 0, set by fuzz/CMakeLists.txt): whether the
+ * build has sealed memory files, stdio streams over a mapping and file
+ * watches. Without them (a POSIX-only build, another system) the library
+ * answers MMAPIO_E_UNSUPPORTED where it would succeed: FZ_EXT_OK is the
+ * code such a call must return once its arguments are valid. */
+#ifndef FZ_LINUX_EXTENSIONS
+#error "FZ_LINUX_EXTENSIONS must be defined (fuzz/CMakeLists.txt)"
+#endif
+#define FZ_EXT_OK (FZ_LINUX_EXTENSIONS ? 0 : MMAPIO_E_UNSUPPORTED)
+
 /* ---- Files ---- */
 
 /* The process's private working directory: made on first use under

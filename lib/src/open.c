@@ -140,9 +140,17 @@ static int open_existing(mmapio_map **out, const char *path,
   return map_opened(out, fd, &st, path, o, fn);
 }
 
+/* How many times open_or_create finds the name taken by a create and
+ * then gone again before it gives up: each round is another process's
+ * create and delete landing exactly between our open and our link, so
+ * even a busy directory needs few; without a bound, a name that keeps
+ * doing that (or a file system whose link reports EEXIST for a name
+ * that open cannot find) would hold the caller forever. */
+enum { MMI_CREATE_RACE_ROUNDS = 64 };
+
 static int open_or_create(mmapio_map **out, const char *path,
                           const mmapio_options *o, const char *fn) {
-  for (;;) {
+  for (int round = 0;; round++) {
     mmi_file_info st;
     int fd = mmi_open_file(fn, path, MMI_OPEN_RDWR, 0, o->flags, &st);
     if (fd >= 0)
@@ -165,6 +173,11 @@ static int open_or_create(mmapio_map **out, const char *path,
                       "%s: '%s' is a symbolic link to a missing file; "
                       "nothing is created through it",
                       fn, path);
+    if (round + 1 == MMI_CREATE_RACE_ROUNDS)
+      return mmi_fail(MMAPIO_E_IO, EEXIST, "link",
+                      "%s: '%s' was found missing and then taken %d times "
+                      "in a row; giving up",
+                      fn, path, MMI_CREATE_RACE_ROUNDS);
   }
 }
 
