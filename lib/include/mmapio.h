@@ -2528,18 +2528,33 @@ MMAPIO_ATOMIC_VIEWS_(u64, 8)
 MMAPIO_ATOMIC_OPS_(uint32_t, mmapio_atomic_u32)
 MMAPIO_ATOMIC_OPS_(uint64_t, mmapio_atomic_u64)
 
-/* The next chunk of a walk, declared in "Iterators". */
+/* Private: a branch the compiler should lay out as not taken. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MMAPIO_UNLIKELY_(c) __builtin_expect(!!(c), 0)
+#else
+#define MMAPIO_UNLIKELY_(c) (c)
+#endif
+
+/* The next chunk of a walk, declared in "Iterators". Every chunk but the
+ * last is a whole chunk_size, and the last chunk is a branch, not a
+ * conditional move: the position then advances by a constant, so a walk
+ * is no longer a chain of dependent subtract, compare, select and add
+ * per chunk (on some processors that chain, not the memory, set the
+ * pace of a walk over large chunks). */
 static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out) {
-  uint64_t left = it->end_ - it->pos_;
-  if (left == 0) {
-    mmapio_chunks_end(it);
-    return false;
+  uint64_t pos = it->pos_;
+  size_t n = it->size_;
+  if (MMAPIO_UNLIKELY_(it->end_ - pos <= n)) {
+    n = (size_t)(it->end_ - pos);
+    if (n == 0) {
+      mmapio_chunks_end(it);
+      return false;
+    }
   }
-  size_t n = left < it->size_ ? (size_t)left : it->size_;
-  out->data = it->base_ + (size_t)it->pos_;
+  out->data = it->base_ + (size_t)pos;
   out->len = n;
-  out->off = it->pos_;
-  it->pos_ += n;
+  out->off = pos;
+  it->pos_ = pos + n;
   return true;
 }
 

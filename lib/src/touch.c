@@ -74,7 +74,7 @@
 /* ------------------------------------------------------------------ */
 
 /* Two ways to do the same work, and what each has cost per page lately
- * (ticks per page times 16, an average weighted to recent calls; 0 when
+ * (ticks per page times 16, the lower envelope of recent calls; 0 when
  * never measured). Updated without locks: a lost update only delays
  * learning. */
 typedef struct mmi_choice {
@@ -125,8 +125,15 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
     rate = 1;
   if (rate > UINT32_MAX / 4)
     rate = UINT32_MAX / 4;
+  /* A faster call is believed at once, a slower one a sixteenth: on a
+   * shared machine a call now and then takes twice as long for reasons
+   * of its own (an interrupt, another process), and an average would let
+   * such a call flip the choice; a way that really got slower still
+   * raises its cost within a few dozen samples. */
   uint32_t old = atomic_load_explicit(&c->cost[way], memory_order_relaxed);
-  uint32_t next = old == 0 ? (uint32_t)rate : (3 * old + (uint32_t)rate) / 4;
+  uint32_t next = old == 0 || rate <= old
+                      ? (uint32_t)rate
+                      : old + (uint32_t)((rate - old + 15) / 16);
   atomic_store_explicit(&c->cost[way], next == 0 ? 1 : next,
                         memory_order_relaxed);
 }
@@ -143,21 +150,27 @@ static void forget_choices(void) {
 /* The ways                                                            */
 /* ------------------------------------------------------------------ */
 
-/* One volatile load per page, so the compiler keeps every one; paced by
- * `pace` stack round trips per page. */
+/* One load per page, paced by `pace` stack round trips per page. The
+ * loads are volatile, so the compiler keeps every one, and their bytes
+ * are summed into a volatile local: on some processors a loop whose
+ * loads feed an add walks mapped pages faster than the same loads left
+ * unused (PERFORMANCE.md, "Why the library does what it does"). */
 static void touch_loop(const unsigned char *p, size_t len, size_t page,
                        unsigned pace) {
   const volatile unsigned char *v = p;
+  unsigned sum = 0;
   if (pace == 0) {
     for (size_t i = 0; i < len; i += page)
-      (void)v[i];
-    return;
-  }
-  for (size_t i = 0; i < len; i += page) {
-    (void)v[i];
-    for (volatile unsigned k = 0; k < pace; k++) {
+      sum += v[i];
+  } else {
+    for (size_t i = 0; i < len; i += page) {
+      sum += v[i];
+      for (volatile unsigned k = 0; k < pace; k++) {
+      }
     }
   }
+  volatile unsigned kept = sum;
+  (void)kept;
 }
 
 static int fail_populate(const char *fn, int e, mmi_span s) {
@@ -205,15 +218,10 @@ static size_t explore_len(size_t len, size_t page) {
   return part < 8 * page ? len : part;
 }
 
-/* Mapped small pages: the loop, bare or paced, as learned. */
-static void mapped_run(mmi_span s, size_t page) {
-  size_t pages = s.len / page;
-  if (pages < MMI_TOUCH_TIMED_PAGES) {
-    touch_loop(s.start, s.len, page, 0);
-    return;
-  }
-  mmi_choice *c = &mapped_ways[size_class(pages)];
-  mmi_pick p = choose(c);
+/* Mapped small pages, at least MMI_TOUCH_TIMED_PAGES of them: the loop,
+ * bare or paced, the way p says (c is their size class). */
+static void mapped_ways_run(mmi_span s, size_t page, mmi_choice *c,
+                            mmi_pick p) {
   unsigned pace[2] = {0, MMI_TOUCH_PACE};
   if (!p.other_too) {
     touch_loop(s.start, s.len, page, pace[p.way]);
@@ -228,6 +236,17 @@ static void mapped_run(mmi_span s, size_t page) {
     return;
   touch_loop(s.start + part, s.len - part, page, pace[p.way]);
   learn(c, p.way, mmi_os_ticks() - t1, (s.len - part) / page);
+}
+
+/* Mapped small pages: the loop, bare or paced, as learned. */
+static void mapped_run(mmi_span s, size_t page) {
+  size_t pages = s.len / page;
+  if (pages < MMI_TOUCH_TIMED_PAGES) {
+    touch_loop(s.start, s.len, page, 0);
+    return;
+  }
+  mmi_choice *c = &mapped_ways[size_class(pages)];
+  mapped_ways_run(s, page, c, choose(c));
 }
 
 /* Pages not mapped: populate or the loop, as learned. */
@@ -276,21 +295,45 @@ static void set_mapped_hint(const mmapio_map *m, bool mapped) {
     atomic_store_explicit(&h->touch_mapped_, v, memory_order_relaxed);
 }
 
+/* Whether reading the first page of s took a fault (timed). */
+static bool first_page_faults(mmi_span s) {
+  uint64_t t0 = mmi_os_ticks();
+  (void)*(const volatile unsigned char *)s.start;
+  uint64_t took = mmi_os_ticks() - t0;
+  return took >= (uint64_t)(MMI_FAULT_US_MIN * (double)mmi_os_ticks_per_us());
+}
+
 /* A range whose state nothing cached tells: the first page decides
  * whether the rest is mapped. */
 static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
                        size_t page) {
-  uint64_t t0 = mmi_os_ticks();
-  (void)*(const volatile unsigned char *)s.start;
-  uint64_t took = mmi_os_ticks() - t0;
+  bool faulted = first_page_faults(s);
+  set_mapped_hint(m, !faulted);
   mmi_span rest = sub_span(s, page, s.len);
-  if (took < (uint64_t)(MMI_FAULT_US_MIN * (double)mmi_os_ticks_per_us())) {
-    set_mapped_hint(m, true);
+  if (!faulted) {
     mapped_run(rest, page);
     return 0;
   }
-  set_mapped_hint(m, false);
   return rest.len == 0 ? 0 : absent_run(fn, rest, page);
+}
+
+/* A range of at least MMI_TOUCH_TIMED_PAGES pages last seen mapped. The
+ * hint is trusted, with no look first: the calls that time the loop
+ * (every MMI_EXPLORE_EVERY-th of a size class) time the first page as
+ * well, and a fault there (the pages were dropped since: reclaim, or an
+ * madvise the library did not make) sends the rest the way of pages not
+ * mapped and clears the hint. Until such a call comes, dropped pages are
+ * looped in: correct, at the loop's speed. */
+static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
+                       size_t page, size_t pages) {
+  mmi_choice *c = &mapped_ways[size_class(pages)];
+  mmi_pick p = choose(c);
+  if (p.other_too && first_page_faults(s)) {
+    set_mapped_hint(m, false);
+    return absent_run(fn, sub_span(s, page, s.len), page);
+  }
+  mapped_ways_run(s, page, c, p);
+  return 0;
 }
 
 /* A range the hint tells about, else a probe of its first page. */
@@ -499,13 +542,14 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   if (p.first >= lo && p.first + p.pmd <= lo + s.len &&
       p.first + p.pmd > p.first)
     return huge_range(fn, m, s, &p, page);
-  /* Pages last seen mapped: ranges large enough to time are judged by
-   * their first page, which catches pages dropped since. Otherwise the
-   * hint, or a probe: cheaper than the fault a timed first read of pages
-   * not mapped would take. */
-  if (s.len / page >= MMI_TOUCH_TIMED_PAGES &&
+  /* Pages last seen mapped: ranges large enough to time trust the hint
+   * and check it when they time their loop. Otherwise the hint, or a
+   * probe: cheaper than the fault a timed first read of pages not mapped
+   * would take. */
+  size_t pages = s.len >> m->head.page_shift_; /* a division costs more */
+  if (pages >= MMI_TOUCH_TIMED_PAGES &&
       atomic_load_explicit(&m->head.touch_mapped_, memory_order_relaxed))
-    return unknown_run(fn, m, s, page);
+    return trusted_run(fn, m, s, page, pages);
   return hinted_range(fn, m, s, page);
 }
 
