@@ -45,6 +45,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// The page size the library uses (mmapio_page_size()): every size and
+// offset a test derives from pages is a multiple of it, never of 4096.
+inline const uint64_t kPage = mmapio_page_size();
+
 // ------------------------------------------------------------------
 // Temporary directory
 // ------------------------------------------------------------------
@@ -111,29 +115,47 @@ inline void write_bytes(const std::string &p, const std::string &bytes) {
   ::close(fd);
 }
 
+/** Everything read from fd until end of file; errno is set and false
+ * returned on a read error (what was read is in *out). */
+inline bool read_all(int fd, std::string *out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return false;
+    if (n == 0)
+      return true;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
 /** The whole content of p. Throws on failure. */
 inline std::string read_bytes(const std::string &p) {
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     throw std::runtime_error("open(" + p + "): " + std::strerror(errno));
   std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      throw std::runtime_error("read(" + p + "): " + std::strerror(e));
-    }
-    if (n == 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  const bool ok = read_all(fd, &out);
+  const int e = errno;
   ::close(fd);
+  if (!ok)
+    throw std::runtime_error("read(" + p + "): " + std::strerror(e));
   return out;
 }
+
+/** Sets the umask for its lifetime. */
+class UmaskGuard {
+public:
+  explicit UmaskGuard(mode_t m) : old_(::umask(m)) {}
+  ~UmaskGuard() { ::umask(old_); }
+  UmaskGuard(const UmaskGuard &) = delete;
+  UmaskGuard &operator=(const UmaskGuard &) = delete;
+
+private:
+  mode_t old_;
+};
 
 /** stat of p (follows symlinks; use ::lstat for the link itself).
  *  Throws on failure. */

@@ -8,6 +8,8 @@
 #ifndef MMAPIO_CONFORMANCE_SUPPORT_PROC_HPP
 #define MMAPIO_CONFORMANCE_SUPPORT_PROC_HPP
 
+#include <mmapio.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -118,6 +120,15 @@ inline int wait_child(pid_t pid) {
   if (WIFSIGNALED(st))
     return -WTERMSIG(st);
   return INT_MIN;
+}
+
+// What a status from wait_child() means, in words.
+inline std::string describe_status(int st) {
+  if (st == INT_MIN)
+    return "could not start or wait for the child";
+  if (st < 0)
+    return "killed by signal " + std::to_string(-st);
+  return "exit status " + std::to_string(st);
 }
 
 // Runs child `name` with args and waits for it; see wait_child().
@@ -315,6 +326,21 @@ inline bool on_tmpfs(const std::string &dir) {
     return false;
   const unsigned long t = static_cast<unsigned long>(sf.f_type);
   return t == kTmpfsMagic || t == kRamfsMagic;
+}
+
+// Dirty bytes of m's mapping, from smaps (SIZE_MAX when unreadable).
+inline size_t dirty_of(const mmapio_map *m) {
+  return smaps_dirty_bytes(mmapio_base(m), static_cast<size_t>(mmapio_len(m)));
+}
+
+// Why dirty-page accounting cannot be used for files in dir, or "".
+inline std::string cannot_measure(const std::string &dir) {
+  if (on_tmpfs(dir))
+    return dir + " is on tmpfs: no writeback, dirty pages stay dirty";
+  int probe = 0;
+  if (smaps_dirty_bytes(&probe, sizeof probe) == SIZE_MAX)
+    return "/proc/self/smaps cannot be read";
+  return "";
 }
 
 // Size of the file at path from stat(), or UINT64_MAX if stat fails.

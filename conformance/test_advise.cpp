@@ -7,11 +7,7 @@
 
 using namespace mmapio_mem;
 
-namespace {
-
-const uint64_t kPage = mmapio_page_size();
-
-} // namespace
+namespace {} // namespace
 
 // ------------------------------------------------------------------
 // mmapio_advise

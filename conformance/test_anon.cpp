@@ -22,7 +22,6 @@ using mmapio_test::wait_child;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
 const uint64_t kMagic = 0x616e6f6e6d6d6170ULL; // "anonmmap"
 const uint64_t kChildOff = 3 * 4096 + 5;
 const char kChildBytes[] = "the child wrote this";

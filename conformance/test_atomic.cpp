@@ -24,9 +24,10 @@
 using mmapio_test::spawn_child;
 using mmapio_test::wait_child;
 
+using mmapio_test::describe_status;
+
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
 constexpr unsigned long kPerThread = 1000000;
 
 // A read-only mapping of size bytes holding bytes (zero-padded).
@@ -42,14 +43,6 @@ template <class T> T read_value(mmapio_map *m, uint64_t off) {
   T v{};
   REQUIRE_OK(mmapio_read(m, off, &v, sizeof v));
   return v;
-}
-
-std::string describe_status(int st) {
-  if (st == INT_MIN)
-    return "could not start or wait for the child";
-  if (st < 0)
-    return "killed by signal " + std::to_string(-st);
-  return "exit status " + std::to_string(st);
 }
 
 // Sentinels that a failing call must leave in its output parameter.

@@ -13,8 +13,6 @@
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
   std::string s(len, '\0');
   REQUIRE_OK(mmapio_read(m, off, &s[0], len));

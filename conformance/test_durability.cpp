@@ -18,28 +18,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::on_tmpfs;
-using mmapio_test::smaps_dirty_bytes;
+using mmapio_test::cannot_measure;
+using mmapio_test::dirty_of;
 
-namespace {
-
-const uint64_t kPage = mmapio_page_size();
-
-size_t dirty_of(const mmapio_map *m) {
-  return smaps_dirty_bytes(mmapio_base(m), static_cast<size_t>(mmapio_len(m)));
-}
-
-// Why dirty-page accounting cannot be used under dir, or "".
-std::string cannot_measure(const TempDir &td) {
-  if (on_tmpfs(td.dir()))
-    return td.dir() + " is on tmpfs: no writeback, dirty pages stay dirty";
-  int probe = 0;
-  if (smaps_dirty_bytes(&probe, sizeof probe) == SIZE_MAX)
-    return "/proc/self/smaps cannot be read";
-  return "";
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
           "path wrote it",
@@ -48,7 +30,7 @@ TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
 
@@ -84,7 +66,7 @@ TEST_CASE("durability: mmapio_flush writes back pages dirtied again after an "
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
 
@@ -111,7 +93,7 @@ TEST_CASE("durability: mmapio_flush_range over exactly the written range "
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
 
@@ -141,7 +123,7 @@ TEST_CASE("durability: mmapio_flush_range over several separate written "
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
 

@@ -9,8 +9,6 @@
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // A handle of the given mode on a file of `size` bytes filled with a
 // pattern (created through the library when mode is RW).
 MapPtr map_in_mode(const TempDir &td, mmapio_mode mode, uint64_t size) {

@@ -13,8 +13,6 @@ using mmapio_test::run_child;
 
 namespace {
 
-constexpr uint64_t kPage = 4096;
-
 // Maps path (3 pages), then truncates the file to one page through
 // another descriptor, as a peer process would.
 mmapio_map *map_then_truncate(const char *path) {

@@ -13,7 +13,6 @@ using namespace mmapio_mem;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
 constexpr unsigned long kHugetlbfsMagic = 0x958458f6UL;
 
 #ifndef MADV_COLLAPSE

@@ -23,9 +23,10 @@ using mmapio_test::run_child;
 using mmapio_test::spawn_child;
 using mmapio_test::wait_child;
 
+using mmapio_test::describe_status;
+
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
 const uint64_t kMagic = 0x6d6d6170696f2121ULL; // "mmapio!!"
 const uint64_t kMagicOff = 0;
 const uint64_t kChildOff = 4096 + 17;
@@ -105,14 +106,6 @@ bool child_wait_gate(const char *ready_arg, const char *go_arg) {
   }
   ::close(go_fd);
   return true;
-}
-
-std::string describe_status(int st) {
-  if (st == INT_MIN)
-    return "could not start or wait for the child";
-  if (st < 0)
-    return "killed by signal " + std::to_string(-st);
-  return "exit status " + std::to_string(st);
 }
 
 } // namespace

@@ -18,8 +18,6 @@ using mmapio_test::GrowthBlocker;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // The table of the brief: file sizes and chunk sizes.
 const uint64_t kSizes[] = {0, 1, kPage - 1, kPage, kPage + 1, 10 * kPage + 17};
 const size_t kChunkSizes[] = {1, 7, static_cast<size_t>(kPage), 65536};

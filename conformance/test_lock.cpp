@@ -11,8 +11,6 @@ using namespace mmapio_mem;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // Bytes of [p, p+len) that smaps counts as locked.
 long long locked_bytes(const mmapio_map *m, uint64_t len) {
   return smaps_field(mmapio_base(m), len, "Locked");

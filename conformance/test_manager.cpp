@@ -14,17 +14,6 @@ namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 555, 21);
 
-class UmaskGuard {
-public:
-  explicit UmaskGuard(mode_t m) : old_(::umask(m)) {}
-  ~UmaskGuard() { ::umask(old_); }
-  UmaskGuard(const UmaskGuard &) = delete;
-  UmaskGuard &operator=(const UmaskGuard &) = delete;
-
-private:
-  mode_t old_;
-};
-
 // A bound Unix socket at p (closed on destruction; the name stays).
 class SocketFile {
 public:

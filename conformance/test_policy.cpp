@@ -19,26 +19,10 @@
 using mmapio_test::fd_count;
 using mmapio_test::thread_count;
 
-using mmapio_test::on_tmpfs;
-using mmapio_test::smaps_dirty_bytes;
+using mmapio_test::cannot_measure;
+using mmapio_test::dirty_of;
 
 namespace {
-
-const uint64_t kPage = mmapio_page_size();
-
-size_t dirty_of(const mmapio_map *m) {
-  return smaps_dirty_bytes(mmapio_base(m), static_cast<size_t>(mmapio_len(m)));
-}
-
-// Why dirty pages cannot be watched under td, or "".
-std::string cannot_measure(const TempDir &td) {
-  if (on_tmpfs(td.dir()))
-    return td.dir() + " is on tmpfs: no writeback, pages stay dirty";
-  int probe = 0;
-  if (smaps_dirty_bytes(&probe, sizeof probe) == SIZE_MAX)
-    return "/proc/self/smaps cannot be read";
-  return "";
-}
 
 // True when this build's writeback hint is sync_file_range (Linux
 // extensions compiled in). A POSIX-only build uses msync(MS_ASYNC), which
@@ -77,7 +61,7 @@ TEST_CASE("flush policy ALWAYS: each update leaves nothing pending and its "
           "[flush-policy][durability]") {
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 8 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   const std::string bytes = pattern_bytes(static_cast<size_t>(kPage) + 100);
   for (uint64_t off : {uint64_t(0), kPage - 50, 5 * kPage + 7}) {
     CAPTURE(off);
@@ -132,7 +116,7 @@ TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
           "after the last write, whatever path wrote",
           "[flush-policy][durability]") {
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
   const WritePath how =
@@ -156,7 +140,7 @@ TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
 TEST_CASE("flush policy EVERY_MILLIS: keeps flushing later writes",
           "[flush-policy][durability]") {
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
   MapPtr m =
@@ -315,7 +299,7 @@ TEST_CASE("mmapio_flush_hint: starts writeback of pages written through "
           "any path: they become clean without a durable flush",
           "[mmapio_flush_hint][durability]") {
   TempDir td;
-  const std::string why = cannot_measure(td);
+  const std::string why = cannot_measure(td.dir());
   if (!why.empty())
     MMAPIO_SKIP(why);
   const WritePath how =

@@ -24,8 +24,6 @@ using mmapio_test::vma_containing;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // A RW handle on a new file of `size` bytes with opts.reserve = reserve.
 MapPtr create_reserved(const std::string &path, uint64_t size,
                        uint64_t reserve) {

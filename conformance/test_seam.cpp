@@ -25,8 +25,6 @@ using mmapio_test::Vma;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // ------------------------------------------------------------------
 // Fakes and their records (single-threaded tests)
 // ------------------------------------------------------------------

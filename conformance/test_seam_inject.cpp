@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
@@ -35,6 +36,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -560,6 +562,118 @@ std::vector<Op> operations() {
                    return rc;
                  },
                  check_old_unchanged});
+  ops.push_back({"write_file", "mmapio_write_file", make_old,
+                 [](const std::string &dir) {
+                   const std::string b = pattern_bytes(5000, 11);
+                   return mmapio_write_file((dir + "/f").c_str(), 100, b.data(),
+                                            b.size());
+                 },
+                 [](const std::string &dir, int rc) {
+                   // Opening failed: nothing was written. FLUSH_FAILED:
+                   // the bytes are there, their durability unknown.
+                   std::string want = old_bytes();
+                   if (rc == 0 || rc == MMAPIO_E_FLUSH_FAILED)
+                     want.replace(100, 5000, pattern_bytes(5000, 11));
+                   CHECK(read_bytes(dir + "/f") == want);
+                 }});
+  ops.push_back({"delete_file", "mmapio_delete_file", make_old,
+                 [](const std::string &dir) {
+                   return mmapio_delete_file((dir + "/f").c_str());
+                 },
+                 [](const std::string &dir, int rc) {
+                   if (rc != 0)
+                     CHECK(read_bytes(dir + "/f") == old_bytes());
+                   else
+                     CHECK_FALSE(path_exists(dir + "/f"));
+                 }});
+  ops.push_back({"flush_hint", "mmapio_flush_hint", on_handle,
+                 [](const std::string &) {
+                   const std::string b = old_bytes();
+                   REQUIRE(mmapio_update(g_handle, 0, b.data(), 64) ==
+                           MMAPIO_OK);
+                   return mmapio_flush_hint(g_handle);
+                 },
+                 handle_works});
+  ops.push_back(
+      {"lock", "mmapio_lock", on_handle,
+       [](const std::string &) { return mmapio_lock(g_handle, 0, 8192); },
+       [](const std::string &, int rc) {
+         if (rc == 0)
+           CHECK(mmapio_unlock(g_handle, 0, 8192) == MMAPIO_OK);
+         exercise(g_handle);
+         mmapio_close(g_handle);
+         g_handle = nullptr;
+       }});
+  ops.push_back(
+      {"unlock", "mmapio_unlock", on_handle,
+       [](const std::string &) { return mmapio_unlock(g_handle, 0, 8192); },
+       handle_works});
+  ops.push_back({"resident", "mmapio_resident", on_handle,
+                 [](const std::string &) {
+                   mmapio_residency r{};
+                   int rc = mmapio_resident(g_handle, 0, kOld, &r);
+                   if (rc == 0)
+                     CHECK(r.pages == 4);
+                   return rc;
+                 },
+                 handle_works});
+  ops.push_back({"read_bytes", "mmapio_read_bytes", on_handle,
+                 [](const std::string &) {
+                   void *b = nullptr;
+                   int rc = mmapio_read_bytes(g_handle, 10, 5000, &b);
+                   if (rc == 0)
+                     CHECK(std::memcmp(b, old_bytes().data() + 10, 5000) == 0);
+                   std::free(b);
+                   return rc;
+                 },
+                 handle_works});
+  ops.push_back({"unmap", "mmapio_unmap", on_handle,
+                 [](const std::string &) {
+                   int fd = -1;
+                   int rc = mmapio_unmap(g_handle, &fd);
+                   if (rc == 0) {
+                     g_handle = nullptr;
+                     CHECK(::close(fd) == 0);
+                   }
+                   return rc;
+                 },
+                 [](const std::string &dir, int rc) {
+                   CHECK(read_bytes(dir + "/f") == old_bytes());
+                   if (rc != 0) {
+                     exercise(g_handle);
+                     mmapio_close(g_handle);
+                     g_handle = nullptr;
+                   }
+                 }});
+  // An anonymous region made before injection starts.
+  auto on_anon = [](const std::string &) {
+    REQUIRE(mmapio_anon(&g_handle, 3 * 4096) == MMAPIO_OK);
+  };
+  ops.push_back({"anon_seal", "mmapio_anon_seal", on_anon,
+                 [](const std::string &) {
+                   return mmapio_anon_seal(g_handle, MMAPIO_SEAL_GROW);
+                 },
+                 handle_works, mmi_os_has_seals});
+  ops.push_back(
+      {"anon_send and anon_recv over a socket pair", "mmapio_anon_recv",
+       on_anon,
+       [](const std::string &) {
+         int sv[2];
+         REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+         int rc = mmapio_anon_send(g_handle, sv[0]);
+         mmapio_map *peer = nullptr;
+         if (rc == 0)
+           rc = mmapio_anon_recv(&peer, sv[1], 0);
+         if (rc == 0) {
+           CHECK(mmapio_len(peer) == 3 * 4096);
+           exercise(peer);
+           mmapio_close(peer);
+         }
+         ::close(sv[0]);
+         ::close(sv[1]);
+         return rc;
+       },
+       handle_works});
   ops.push_back({"copy_file over an existing file", "mmapio_copy_file",
                  [](const std::string &dir) {
                    make_old(dir);

@@ -20,8 +20,6 @@ using mmapio_test::SysGuard;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 int g_fail_errno = 0; // errno the faked populate fails with (0: real)
 int g_probe_answer = MMI_PAGE_UNKNOWN;
 int g_probe_last_answer = -2; // for the probe of another block; -2: same

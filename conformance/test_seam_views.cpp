@@ -14,8 +14,6 @@
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 int msync_calls = 0;
 
 int failing_msync(void *, size_t, int) {

@@ -166,17 +166,6 @@ void check_new_fds_cloexec(const std::set<int> &before,
 
 // ---- umask ---------------------------------------------------------
 
-class UmaskGuard {
-public:
-  explicit UmaskGuard(mode_t m) : old_(::umask(m)) {}
-  ~UmaskGuard() { ::umask(old_); }
-  UmaskGuard(const UmaskGuard &) = delete;
-  UmaskGuard &operator=(const UmaskGuard &) = delete;
-
-private:
-  mode_t old_;
-};
-
 } // namespace
 
 // ------------------------------------------------------------------

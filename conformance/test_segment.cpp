@@ -18,8 +18,6 @@ using mmapio_test::GrowthBlocker;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 MapPtr ro_map(const TempDir &td, const std::string &bytes) {
   const std::string p = td.path("ro");
   write_bytes(p, bytes);

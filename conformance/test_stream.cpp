@@ -22,8 +22,6 @@
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 struct CursorCloser {
   void operator()(mmapio_cursor *c) const noexcept { mmapio_cursor_close(c); }
 };
@@ -85,18 +83,10 @@ struct Fixture {
   }
 };
 
-// Reads everything from fd until EOF.
+// Reads everything from fd until end of file or an error.
 std::string drain(int fd) {
   std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-  }
+  (void)read_all(fd, &out);
   return out;
 }
 

@@ -9,8 +9,6 @@ using namespace mmapio_mem;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 // A file mapping of size bytes in mode whose pages nobody has touched.
 MapPtr fresh_file(const TempDir &dir, mmapio_mode mode, size_t size,
                   unsigned flags = 0) {

@@ -33,8 +33,6 @@ using mmapio_test::run_child;
 
 namespace {
 
-const uint64_t kPage = mmapio_page_size();
-
 const char *kind_name(mmapio_watch_kind k) {
   switch (k) {
   case MMAPIO_WATCH_MODIFIED:

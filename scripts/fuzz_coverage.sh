@@ -76,7 +76,7 @@ done
 echo
 echo "Library source files, over every corpus replayed:"
 "$cov" report "${objects[@]}" -instr-profile="$build/fuzz.profdata" \
-  lib/src/*.c | sed "s|$root/||" | tee "$build/coverage.txt"
+  lib/src/*.c lib/src/unix/*.c | sed "s|$root/||" | tee "$build/coverage.txt"
 
 # A file none of the corpora reaches has no executed line at all.
 unreached=$(awk '$1 ~ /^lib\/src\/.*\.c$/ && $(NF-3) == $(NF-2) {print $1}' \

@@ -19,7 +19,9 @@ Stages (each builds under build/<preset>/ and runs ctest there):
   gcc       gcc Debug build (-Werror), ctest            (preset debug)
   asan      clang ASan+UBSan build, ctest               (preset asan),
             then each fuzz target for $MMAPIO_FUZZ_SECONDS (default 20;
-            5 with --quick) from its corpus (scripts/fuzz.sh)
+            5 with --quick) from its corpus (scripts/fuzz.sh), and the
+            corpora's coverage of every library source file
+            (scripts/fuzz_coverage.sh: fails on a file none reaches)
   tsan      clang TSan build, ctest                     (preset tsan)
   valgrind  memcheck over the Debug conformance binaries
   posix     POSIX-only build, ctest                     (preset posix)
@@ -112,7 +114,9 @@ stage_asan() {
   build_and_test asan || return 1
   local secs=${MMAPIO_FUZZ_SECONDS:-20}
   [ "$quick" -eq 1 ] && secs=${MMAPIO_FUZZ_SECONDS:-5}
-  scripts/fuzz.sh --build build/asan --time "$secs"
+  scripts/fuzz.sh --build build/asan --time "$secs" || return 1
+  # What the committed corpora reach: every library source file, or fail.
+  scripts/fuzz_coverage.sh --build build/fuzz-cov --summary
 }
 stage_tsan() { build_and_test tsan; }
 
@@ -243,7 +247,7 @@ done
 declare -A title=(
   [format]="format check (scripts/format.sh --check)"
   [gcc]="gcc Debug build (-Werror) + ctest"
-  [asan]="clang ASan+UBSan build + ctest, then fuzzing"
+  [asan]="clang ASan+UBSan build + ctest, then fuzzing and fuzz coverage"
   [tsan]="clang TSan build + ctest"
   [valgrind]="valgrind memcheck of the conformance binaries"
   [posix]="POSIX-only build (Linux extensions compiled out) + ctest"
