@@ -506,20 +506,21 @@ inline void exhaust_memory_in_child() {
 // Writing through each path, reading the file behind the mapping
 // ------------------------------------------------------------------
 
+/** The name of enum value e, from names given in the enum's order. */
+template <typename E, size_t N>
+const char *enum_name(E e, const char *const (&names)[N]) {
+  const auto i = static_cast<size_t>(e);
+  return i < N ? names[i] : "?";
+}
+
 /** The ways bytes can be written into a mapping; flushing and durability
  *  must treat them all alike. */
 enum class WritePath { view_mut, base_mut, update };
 
 inline const char *path_name(WritePath w) {
-  switch (w) {
-  case WritePath::view_mut:
-    return "mmapio_view_mut";
-  case WritePath::base_mut:
-    return "raw pointer from mmapio_base_mut";
-  case WritePath::update:
-    return "mmapio_update";
-  }
-  return "?";
+  static const char *const names[] = {
+      "mmapio_view_mut", "raw pointer from mmapio_base_mut", "mmapio_update"};
+  return enum_name(w, names);
 }
 
 /** Writes bytes at off through the chosen path. */

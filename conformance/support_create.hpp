@@ -9,15 +9,9 @@
 enum class State { Missing, Empty, Full };
 
 inline const char *state_name(State s) {
-  switch (s) {
-  case State::Missing:
-    return "no file";
-  case State::Empty:
-    return "an empty file";
-  case State::Full:
-    return "a 12 KiB file";
-  }
-  return "?";
+  static const char *const names[] = {"no file", "an empty file",
+                                      "a 12 KiB file"};
+  return enum_name(s, names);
 }
 
 /** The bytes of a file in state s (none for Missing). */

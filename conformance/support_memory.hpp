@@ -25,16 +25,9 @@ namespace mmapio_mem {
 enum class Backing { RW, RO, COW, Anon };
 
 inline const char *backing_name(Backing b) {
-  switch (b) {
-  case Backing::RW:
-    return "RW file";
-  case Backing::RO:
-    return "RO file";
-  case Backing::COW:
-    return "COW file";
-  default:
-    return "anonymous";
-  }
+  static const char *const names[] = {"RW file", "RO file", "COW file",
+                                      "anonymous"};
+  return enum_name(b, names);
 }
 
 // A mapping of size bytes holding pattern_bytes(size, seed), and its file

@@ -166,6 +166,36 @@ inline size_t thread_count() {
   return count_dir("/proc/self/task");
 }
 
+// The thread count once threads already joined have left
+// /proc/self/task: pthread_join returns when the kernel has released the
+// thread's id, a moment before it removes the thread's task entry, so a
+// count taken right after a join can still include the thread. Waits
+// while the count is above `expected` (a generous bound, never a statement
+// about speed) and returns the count then: a thread that really stayed
+// is still counted.
+inline size_t thread_count_settled(size_t expected) {
+  size_t n = thread_count();
+  for (int i = 0; i < 5000 && n > expected; i++) {
+    ::usleep(1000);
+    n = thread_count();
+  }
+  return n;
+}
+
+// The thread count for a baseline: two readings a millisecond apart that
+// agree, so that a thread joined just before (see above) is not counted.
+inline size_t thread_count_stable() {
+  size_t n = thread_count();
+  for (int i = 0; i < 5000; i++) {
+    ::usleep(1000);
+    const size_t again = thread_count();
+    if (again == n)
+      break;
+    n = again;
+  }
+  return n;
+}
+
 // Open descriptors of this process.
 inline size_t fd_count() { return count_dir("/proc/self/fd"); }
 

@@ -28,6 +28,8 @@
 
 using mmapio_test::fd_count;
 using mmapio_test::thread_count;
+using mmapio_test::thread_count_settled;
+using mmapio_test::thread_count_stable;
 
 namespace {
 
@@ -151,7 +153,7 @@ void no_callback_expected(const mmapio_completion *) {}
 TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
           "nthreads is 0 or above MMAPIO_ASYNC_MAX_THREADS",
           "[mmapio_async_pool_create][errors][async]") {
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   mmapio_async_pool *p = nullptr;
   SECTION("out is NULL") {
     CHECK_CODE(mmapio_async_pool_create(nullptr, 1), MMAPIO_E_INVALID_ARGUMENT);
@@ -166,7 +168,7 @@ TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
     CHECK(p == nullptr);
   }
   CHECK(mmapio_last_error()->code == MMAPIO_E_INVALID_ARGUMENT);
-  CHECK(thread_count() == threads);
+  CHECK(thread_count_settled(threads) == threads);
 }
 
 TEST_CASE("mmapio_async_pool_create: IO when the descriptor cannot be "
@@ -212,13 +214,13 @@ TEST_CASE("mmapio_async_pool: the threads exist while the pool does",
           "[mmapio_async_pool_create][mmapio_async_pool_destroy][async]") {
   const unsigned n = GENERATE(1u, 3u, unsigned(MMAPIO_ASYNC_MAX_THREADS));
   CAPTURE(n);
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   const size_t fds = fd_count();
   {
     PoolPtr p = make_pool(n);
     CHECK(thread_count() == threads + n);
   }
-  CHECK(thread_count() == threads);
+  CHECK(thread_count_settled(threads) == threads);
   CHECK(fd_count() == fds);
 }
 
@@ -893,7 +895,7 @@ TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
   TempDir td;
   MapPtr m = create_map(td.path("f"), 4 * kPage);
   Collector col;
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   mmapio_async_pool *pool = nullptr;
   REQUIRE_OK(mmapio_async_pool_create(&pool, 1));
   for (int i = 0; i < 200; i++)
@@ -903,7 +905,7 @@ TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
   CHECK(col.size() == 200);
   for (const auto &c : col.records())
     CHECK(c.status == 0);
-  CHECK(thread_count() == threads);
+  CHECK(thread_count_settled(threads) == threads);
   // The pool holds no reference any more.
   int fd = -1;
   REQUIRE_OK(mmapio_unmap(m.release(), &fd));

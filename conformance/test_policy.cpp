@@ -18,6 +18,8 @@
 
 using mmapio_test::fd_count;
 using mmapio_test::thread_count;
+using mmapio_test::thread_count_settled;
+using mmapio_test::thread_count_stable;
 
 using mmapio_test::cannot_measure;
 using mmapio_test::dirty_of;
@@ -170,7 +172,7 @@ TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
           "handle closes",
           "[flush-policy]") {
   TempDir td;
-  const size_t before = thread_count();
+  const size_t before = thread_count_stable();
   {
     MapPtr a = open_policy(td.path("a"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
     CHECK(thread_count() == before + 1);
@@ -179,20 +181,20 @@ TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
     MapPtr c = open_policy(td.path("c"), kPage, MMAPIO_FLUSH_EVERY_BYTES, 1);
     CHECK(thread_count() == before + 2); // only EVERY_MILLIS has a thread
     a.reset();
-    CHECK(thread_count() == before + 1);
+    CHECK(thread_count_settled(before + 1) == before + 1);
   }
-  CHECK(thread_count() == before);
+  CHECK(thread_count_settled(before) == before);
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
           "[flush-policy]") {
   TempDir td;
-  const size_t before = thread_count();
+  const size_t before = thread_count_stable();
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
   REQUIRE(thread_count() == before + 1);
   int fd = -1;
   REQUIRE_OK(mmapio_unmap(m.release(), &fd));
-  CHECK(thread_count() == before);
+  CHECK(thread_count_settled(before) == before);
   CHECK(fd >= 0);
   ::close(fd);
 }
@@ -201,7 +203,7 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
           "until the last reference goes",
           "[flush-policy]") {
   TempDir td;
-  const size_t before = thread_count();
+  const size_t before = thread_count_stable();
   mmapio_map *m = nullptr;
   {
     MapPtr h = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
@@ -212,19 +214,19 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
   mmapio_close(m); // drops the caller's reference only
   CHECK(thread_count() == before + 1);
   mmapio_unpin(&pin); // the last reference: the thread goes with it
-  CHECK(thread_count() == before);
+  CHECK(thread_count_settled(before) == before);
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: opening and closing repeatedly leaves "
           "no thread behind",
           "[flush-policy]") {
   TempDir td;
-  const size_t before = thread_count();
+  const size_t before = thread_count_stable();
   for (int i = 0; i < 50; i++) {
     MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 1);
     REQUIRE_OK(mmapio_update(m.get(), 0, "q", 1));
   }
-  CHECK(thread_count() == before);
+  CHECK(thread_count_settled(before) == before);
 }
 
 // ------------------------------------------------------------------

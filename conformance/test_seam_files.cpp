@@ -18,17 +18,9 @@ namespace {
 enum class Call { Ftruncate, Fallocate, Mmap, Fsync };
 
 const char *call_name(Call c) {
-  switch (c) {
-  case Call::Ftruncate:
-    return "ftruncate";
-  case Call::Fallocate:
-    return "posix_fallocate";
-  case Call::Mmap:
-    return "mmap";
-  case Call::Fsync:
-    return "fsync";
-  }
-  return "?";
+  static const char *const names[] = {"ftruncate", "posix_fallocate", "mmap",
+                                      "fsync"};
+  return enum_name(c, names);
 }
 
 // The injection: the nth call (from 1) of one entry fails; calls of that

@@ -17,17 +17,9 @@ const std::string kContent = pattern_bytes(2 * 4096 + 77, 11);
 enum class Kind { Fifo, Directory, DevNull, Socket };
 
 const char *kind_name(Kind k) {
-  switch (k) {
-  case Kind::Fifo:
-    return "FIFO";
-  case Kind::Directory:
-    return "directory";
-  case Kind::DevNull:
-    return "/dev/null";
-  case Kind::Socket:
-    return "Unix socket";
-  }
-  return "?";
+  static const char *const names[] = {"FIFO", "directory", "/dev/null",
+                                      "Unix socket"};
+  return enum_name(k, names);
 }
 
 // A non-regular file of the given kind, and what it looked like.

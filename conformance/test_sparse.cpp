@@ -34,17 +34,10 @@ uint64_t allocated_bytes(const std::string &p) {
 enum class Creator { Create, OpenOrCreate, OpenExCreate, OpenExOpenOrCreate };
 
 const char *creator_name(Creator c) {
-  switch (c) {
-  case Creator::Create:
-    return "mmapio_create";
-  case Creator::OpenOrCreate:
-    return "mmapio_open_or_create";
-  case Creator::OpenExCreate:
-    return "mmapio_open_ex(CREATE)";
-  case Creator::OpenExOpenOrCreate:
-    return "mmapio_open_ex(OPEN_OR_CREATE)";
-  }
-  return "?";
+  static const char *const names[] = {"mmapio_create", "mmapio_open_or_create",
+                                      "mmapio_open_ex(CREATE)",
+                                      "mmapio_open_ex(OPEN_OR_CREATE)"};
+  return enum_name(c, names);
 }
 
 int create_with(Creator c, mmapio_map **out, const std::string &p,

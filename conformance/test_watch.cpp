@@ -28,6 +28,8 @@
 
 using mmapio_test::fd_count;
 using mmapio_test::thread_count;
+using mmapio_test::thread_count_settled;
+using mmapio_test::thread_count_stable;
 
 using mmapio_test::run_child;
 
@@ -219,7 +221,7 @@ TEST_CASE("mmapio_watch_start: INVALID_ARGUMENT when out, m or cb is NULL, "
           "[mmapio_watch_start][errors][watch]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   mmapio_watch *w = nullptr;
   SECTION("out is NULL") {
     CHECK_CODE(mmapio_watch_start(nullptr, m.get(), ignore_event, nullptr),
@@ -241,7 +243,7 @@ TEST_CASE("mmapio_watch_start: INVALID_ARGUMENT when out, m or cb is NULL, "
                MMAPIO_E_INVALID_ARGUMENT);
   }
   CHECK(w == nullptr);
-  CHECK(thread_count() == threads);
+  CHECK(thread_count_settled(threads) == threads);
 }
 
 TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
@@ -579,7 +581,7 @@ TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   const size_t fds = fd_count();
   Events ev;
   mmapio_watch *w = nullptr;
@@ -602,7 +604,7 @@ TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
   other.chmod(0600);
   ::usleep(100 * 1000); // a late callback would have time to show up
   CHECK(ev.late() == 0);
-  CHECK(thread_count() == threads);
+  CHECK(thread_count_settled(threads) == threads);
   CHECK(fd_count() == fds + 1); // only `other` remains
   // The watch's reference is gone.
   int fd = -1;
@@ -620,7 +622,7 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
-  const size_t threads = thread_count();
+  const size_t threads = thread_count_stable();
   struct SelfStop {
     mmapio_watch *w = nullptr;
     std::atomic<int> calls{0};
