@@ -56,9 +56,10 @@ struct Plan {
   long target = 0;         // the call to fail (1-based); 0: none
   bool persistent = false; // and every later call of the same entry
   int err = 0;
-  pthread_t thread{}; // only the operation's own calls count and fail
-  long calls = 0;     // calls made so far
-  long injected = 0;  // calls failed
+  pthread_t thread{};   // only the operation's own calls count and fail,
+  bool workers = false; // or, for async operations, only other threads'
+  long calls = 0;       // calls made so far
+  long injected = 0;    // calls failed
   int first_failed = -1;
 };
 Plan g_plan;
@@ -84,8 +85,8 @@ bool inject_now(int index) {
   // not the operation's, and counting them would make N depend on timing.
   // The thread first: g_plan.thread is written only while no library
   // thread runs, the rest also while background threads may be calling.
-  if (!pthread_equal(pthread_self(), g_plan.thread) || !injectable(index) ||
-      g_plan.target == 0)
+  if (pthread_equal(pthread_self(), g_plan.thread) == g_plan.workers ||
+      !injectable(index) || g_plan.target == 0)
     return false;
   const long n = ++g_plan.calls;
   if (n == g_plan.target || (g_plan.persistent && n > g_plan.target &&
@@ -259,6 +260,9 @@ struct Op {
   // Where it does not, the operation must return MMAPIO_E_UNSUPPORTED
   // and nothing is injected.
   bool (*available)() = nullptr;
+  // An asynchronous operation: its calls are made by the pool's worker,
+  // and its code and detail come in the completion (g_async).
+  bool on_workers = false;
 };
 
 uint64_t file_size(const std::string &p) {
@@ -294,9 +298,10 @@ void exercise(mmapio_map *m) {
     CHECK(mmapio_update(m, 0, got.data(), got.size()) == MMAPIO_OK);
 }
 
-int open_and_close(const std::string &path, mmapio_mode mode) {
-  mmapio_map *m = nullptr;
-  int rc = mmapio_open(&m, path.c_str(), mode);
+// What an operation that makes a handle returns: rc, after using the
+// handle and closing it when there is one. (m by reference: it is read
+// after the call that sets it, whatever order the arguments are taken in.)
+int use_and_close(int rc, mmapio_map *const &m) {
   if (rc == 0) {
     exercise(m);
     mmapio_close(m);
@@ -304,11 +309,67 @@ int open_and_close(const std::string &path, mmapio_mode mode) {
   return rc;
 }
 
+int open_and_close(const std::string &path, mmapio_mode mode) {
+  mmapio_map *m = nullptr;
+  return use_and_close(mmapio_open(&m, path.c_str(), mode), m);
+}
+
+int create_f(const std::string &dir) {
+  mmapio_map *m = nullptr;
+  return use_and_close(mmapio_create(&m, (dir + "/f").c_str(), 5 * 4096), m);
+}
+
+void check_deleted(const std::string &dir, int rc) {
+  if (rc != 0)
+    CHECK(read_bytes(dir + "/f") == old_bytes());
+  else
+    CHECK_FALSE(path_exists(dir + "/f"));
+}
+
+// copy_file's source, and the existing file it is copied over.
+void make_copy_files(const std::string &dir) {
+  make_old(dir);
+  write_bytes(dir + "/src", pattern_bytes(40000, 9));
+}
+
+// IO: dst is as it was; FLUSH_FAILED (the last step): dst is the copy.
+void check_copied(const std::string &dir, int rc) {
+  if (rc == MMAPIO_E_IO)
+    CHECK(read_bytes(dir + "/f") == old_bytes());
+  else
+    CHECK(read_bytes(dir + "/f") == pattern_bytes(40000, 9));
+}
+
 // An RW handle the operation works on is opened before injection starts;
 // the operation gets it through this.
 mmapio_map *g_handle = nullptr;
 mmapio_watch *g_watch = nullptr;
 mmapio_async_pool *g_pool = nullptr;
+
+// The completion of the asynchronous operation under test, as its
+// callback received it on the worker.
+mmapio_completion g_async{};
+bool g_async_done = false;
+
+void on_completion(const mmapio_completion *c) {
+  g_async = *c;
+  g_async_done = true;
+}
+
+// Submits one operation, waits for it by destroying the pool (which
+// finishes it first: no descriptor, no clock) and returns its status; a
+// failed submission's code as it is.
+int run_async(const std::function<int()> &submit) {
+  g_async = mmapio_completion{};
+  g_async_done = false;
+  const int submitted = submit();
+  if (submitted != 0)
+    return submitted;
+  mmapio_async_pool_destroy(g_pool);
+  g_pool = nullptr;
+  REQUIRE(g_async_done);
+  return g_async.status;
+}
 
 // Stops what an operation left running in the background (a watch, an
 // async pool); run with failures off, before the table is restored.
@@ -322,41 +383,18 @@ void release_background() {
 std::vector<Op> operations() {
   std::vector<Op> ops;
   ops.push_back({"create a new file", "mmapio_create",
-                 [](const std::string &) {},
-                 [](const std::string &dir) {
-                   mmapio_map *m = nullptr;
-                   int rc = mmapio_create(&m, (dir + "/f").c_str(), 5 * 4096);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
-                 },
-                 check_nothing_new});
+                 [](const std::string &) {}, create_f, check_nothing_new});
   ops.push_back({"create over an existing file", "mmapio_create", make_old,
-                 [](const std::string &dir) {
-                   mmapio_map *m = nullptr;
-                   int rc = mmapio_create(&m, (dir + "/f").c_str(), 5 * 4096);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
-                 },
-                 check_old_unchanged});
+                 create_f, check_old_unchanged});
   ops.push_back({"create with preallocation", "mmapio_open_ex", make_old,
                  [](const std::string &dir) {
                    mmapio_options o = MMAPIO_OPTIONS_INIT;
                    o.size = 64 * 4096;
                    o.flags = MMAPIO_OPT_PREALLOCATE | MMAPIO_OPT_SYNC_DIR;
                    mmapio_map *m = nullptr;
-                   int rc = mmapio_open_ex(&m, (dir + "/f").c_str(), &o,
-                                           MMAPIO_CREATE);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
+                   return use_and_close(mmapio_open_ex(&m, (dir + "/f").c_str(),
+                                                       &o, MMAPIO_CREATE),
+                                        m);
                  },
                  // SYNC_DIR: the last step's failure comes with the new
                  // file in place (documented); before it, the old one.
@@ -375,28 +413,19 @@ std::vector<Op> operations() {
                    },
                    check_old_unchanged});
   }
-  ops.push_back({"open_or_create a new file", "mmapio_open_or_create",
-                 [](const std::string &) {},
-                 [](const std::string &dir) {
-                   mmapio_map *m = nullptr;
-                   int rc = mmapio_open_or_create(&m, (dir + "/f").c_str(),
-                                                  2 * 4096);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
-                 },
-                 check_nothing_new});
+  ops.push_back(
+      {"open_or_create a new file", "mmapio_open_or_create",
+       [](const std::string &) {},
+       [](const std::string &dir) {
+         mmapio_map *m = nullptr;
+         return use_and_close(
+             mmapio_open_or_create(&m, (dir + "/f").c_str(), 2 * 4096), m);
+       },
+       check_nothing_new});
   ops.push_back({"anonymous region", "mmapio_anon", [](const std::string &) {},
                  [](const std::string &) {
                    mmapio_map *m = nullptr;
-                   int rc = mmapio_anon(&m, 3 * 4096);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
+                   return use_and_close(mmapio_anon(&m, 3 * 4096), m);
                  },
                  [](const std::string &, int) {}});
   ops.push_back({"open with a flusher thread", "mmapio_open_ex", make_old,
@@ -405,13 +434,9 @@ std::vector<Op> operations() {
                    o.flush_policy = MMAPIO_FLUSH_EVERY_MILLIS;
                    o.flush_arg = 1000;
                    mmapio_map *m = nullptr;
-                   int rc = mmapio_open_ex(&m, (dir + "/f").c_str(), &o,
-                                           MMAPIO_OPEN);
-                   if (rc == 0) {
-                     exercise(m);
-                     mmapio_close(m);
-                   }
-                   return rc;
+                   return use_and_close(mmapio_open_ex(&m, (dir + "/f").c_str(),
+                                                       &o, MMAPIO_OPEN),
+                                        m);
                  },
                  check_old_unchanged});
   // Operations on a handle opened before injection starts.
@@ -555,6 +580,78 @@ std::vector<Op> operations() {
        [](const std::string &) {},
        [](const std::string &) { return mmapio_async_pool_create(&g_pool, 2); },
        [](const std::string &, int) {}});
+  // Asynchronous operations: the handle (if any) and a pool of one worker
+  // are made before injection starts; the worker's calls are the ones
+  // failed, and the completion carries the code, which the synchronous
+  // function's Errors list must give.
+  auto with_pool = [](const std::string &) {
+    REQUIRE(mmapio_async_pool_create(&g_pool, 1) == MMAPIO_OK);
+  };
+  auto on_handle_with_pool = [on_handle, with_pool](const std::string &dir) {
+    on_handle(dir);
+    with_pool(dir);
+  };
+  auto file_with_pool = [with_pool](const std::string &dir) {
+    make_old(dir);
+    with_pool(dir);
+  };
+  ops.push_back({"async_flush", "mmapio_flush", on_handle_with_pool,
+                 [](const std::string &) {
+                   return run_async([&] {
+                     return mmapio_async_flush(g_pool, g_handle, on_completion,
+                                               nullptr);
+                   });
+                 },
+                 handle_works, nullptr, true});
+  ops.push_back({"async_flush_range", "mmapio_flush_range", on_handle_with_pool,
+                 [](const std::string &) {
+                   return run_async([&] {
+                     return mmapio_async_flush_range(
+                         g_pool, g_handle, 4096, 8192, on_completion, nullptr);
+                   });
+                 },
+                 handle_works, nullptr, true});
+  ops.push_back({"async_update", "mmapio_flush_range", on_handle_with_pool,
+                 [](const std::string &) {
+                   const std::string b = pattern_bytes(5000, 5);
+                   return run_async([&] {
+                     return mmapio_async_update(g_pool, g_handle, 100, b.data(),
+                                                b.size(), on_completion,
+                                                nullptr);
+                   });
+                 },
+                 handle_works, nullptr, true});
+  ops.push_back(
+      {"async_create over an existing file", "mmapio_create", file_with_pool,
+       [](const std::string &dir) {
+         int rc = run_async([&] {
+           return mmapio_async_create(g_pool, (dir + "/f").c_str(), 5 * 4096,
+                                      on_completion, nullptr);
+         });
+         return use_and_close(rc, g_async.map);
+       },
+       check_old_unchanged, nullptr, true});
+  ops.push_back({"async_copy_file over an existing file", "mmapio_copy_file",
+                 [with_pool](const std::string &dir) {
+                   make_copy_files(dir);
+                   with_pool(dir);
+                 },
+                 [](const std::string &dir) {
+                   return run_async([&] {
+                     return mmapio_async_copy_file(
+                         g_pool, (dir + "/src").c_str(), (dir + "/f").c_str(),
+                         on_completion, nullptr);
+                   });
+                 },
+                 check_copied, nullptr, true});
+  ops.push_back({"async_delete_file", "mmapio_delete_file", file_with_pool,
+                 [](const std::string &dir) {
+                   return run_async([&] {
+                     return mmapio_async_delete_file(
+                         g_pool, (dir + "/f").c_str(), on_completion, nullptr);
+                   });
+                 },
+                 check_deleted, nullptr, true});
   ops.push_back({"from_fd", "mmapio_from_fd", make_old,
                  [](const std::string &dir) {
                    int fd = ::open((dir + "/f").c_str(), O_RDWR | O_CLOEXEC);
@@ -588,12 +685,7 @@ std::vector<Op> operations() {
                  [](const std::string &dir) {
                    return mmapio_delete_file((dir + "/f").c_str());
                  },
-                 [](const std::string &dir, int rc) {
-                   if (rc != 0)
-                     CHECK(read_bytes(dir + "/f") == old_bytes());
-                   else
-                     CHECK_FALSE(path_exists(dir + "/f"));
-                 }});
+                 check_deleted});
   ops.push_back({"flush_hint", "mmapio_flush_hint", on_handle,
                  [](const std::string &) {
                    const std::string b = old_bytes();
@@ -682,21 +774,28 @@ std::vector<Op> operations() {
          return rc;
        },
        handle_works});
-  ops.push_back({"copy_file over an existing file", "mmapio_copy_file",
-                 [](const std::string &dir) {
-                   make_old(dir);
-                   write_bytes(dir + "/src", pattern_bytes(40000, 9));
+  ops.push_back({"capability_query of every capability",
+                 "mmapio_capability_query", [](const std::string &) {},
+                 [](const std::string &) {
+                   // A refused try is an answer (supported or not), not an
+                   // error; only the scratch page's mapping is.
+                   for (int c = 0; c < MMAPIO_CAP_COUNT; c++) {
+                     mmapio_capability_info info{};
+                     const int rc = mmapio_capability_query(
+                         static_cast<mmapio_capability>(c), &info);
+                     if (rc != 0)
+                       return rc;
+                     CHECK(info.reason[0] != '\0');
+                   }
+                   return 0;
                  },
-                 [](const std::string &dir) {
-                   return mmapio_copy_file((dir + "/src").c_str(),
-                                           (dir + "/f").c_str());
-                 },
-                 [](const std::string &dir, int rc) {
-                   if (rc == MMAPIO_E_IO)
-                     CHECK(read_bytes(dir + "/f") == old_bytes());
-                   else
-                     CHECK(read_bytes(dir + "/f") == pattern_bytes(40000, 9));
-                 }});
+                 [](const std::string &, int) {}});
+  ops.push_back(
+      {"copy_file over an existing file", "mmapio_copy_file", make_copy_files,
+       [](const std::string &dir) {
+         return mmapio_copy_file((dir + "/src").c_str(), (dir + "/f").c_str());
+       },
+       check_copied});
   return ops;
 }
 
@@ -753,6 +852,7 @@ TEST_CASE("every system call of every operation below fails in turn, codes "
               g_plan = Plan{};
               g_plan.target = n;
               g_plan.thread = pthread_self();
+              g_plan.workers = op.on_workers;
               g_plan.persistent = persistent;
               g_plan.err = errs[k];
               rc = op.run(dir);
@@ -776,15 +876,16 @@ TEST_CASE("every system call of every operation below fails in turn, codes "
                 if (e != errs[0])
                   errs.push_back(e);
             }
+            const mmapio_error &detail =
+                op.on_workers ? g_async.error : *mmapio_last_error();
             INFO("call " << n
                          << (persistent ? " and every later one of it" : "")
                          << " (" << call << ") fails with "
                          << std::strerror(errs[k]) << "; rc "
-                         << mmapio_error_name(rc) << ": "
-                         << mmapio_last_error()->message);
+                         << mmapio_error_name(rc) << ": " << detail.message);
             if (rc != 0) {
               CHECK(allowed.count(mmapio_error_name(rc)) == 1);
-              CHECK(mmapio_last_error()->code == rc);
+              CHECK(detail.code == rc);
               codes.insert(mmapio_error_name(rc));
             }
             op.check(dir, rc);

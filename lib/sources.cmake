@@ -30,7 +30,7 @@ function(mmapio_library_sources target)
   set(dir "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
   # The logic files, then the unix files every unix shares.
   set(files
-      access.c advise.c anon.c async.c create.c errors.c file_ops.c
+      access.c advise.c anon.c async.c capability.c create.c errors.c file_ops.c
       file_util.c flush.c flush_thread.c guard.c hints.c hugepage.c iter.c
       lock.c open.c pin.c region.c resize.c segment.c stream.c touch.c
       watch.c

@@ -2278,6 +2278,83 @@ MMAPIO_API int mmapio_send_range(const mmapio_map *m, uint64_t off, size_t len,
                                  int out_fd, size_t *out_sent);
 
 /* ------------------------------------------------------------------ */
+/* Capabilities: what this build supports on this system              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What the library can do depends on the build (a POSIX-only build has no
+ * inotify, seals or streams), on the kernel (MADV_POPULATE_READ is Linux
+ * 5.14, PAGEMAP_SCAN Linux 6.7), on its settings (transparent huge pages,
+ * the hugetlb pool) and on limits (RLIMIT_MEMLOCK). mmapio_capability_query
+ * answers for now: where a try is cheap it tries the call the capability
+ * stands for, on a scratch page or descriptor of its own, so a kernel, a
+ * container or an emulator that refuses the call is reported as it is;
+ * otherwise it answers from the build. Where a capability is missing, the
+ * functions that need it fail with MMAPIO_E_UNSUPPORTED or take the
+ * fallback their documentation gives.
+ */
+
+/** The capabilities mmapio_capability_query answers for. */
+typedef enum mmapio_capability {
+  MMAPIO_CAP_PAGE_SIZE = 0,        /* always supported; value: the page
+                                      size in bytes */
+  MMAPIO_CAP_STABLE_GROWTH = 1,    /* mmapio_resize grows an RW mapping in
+                                      place by default; value: the address
+                                      space an RW handle reserves at least */
+  MMAPIO_CAP_PREALLOCATE = 2,      /* MMAPIO_OPT_PREALLOCATE (whether a file
+                                      system accepts it is its own answer) */
+  MMAPIO_CAP_SIGBUS_GUARD = 3,     /* mmapio_set_guard */
+  MMAPIO_CAP_WRITEBACK_HINT = 4,   /* mmapio_flush_hint starts writeback
+                                      (sync_file_range); without it the hint
+                                      only schedules (msync MS_ASYNC) */
+  MMAPIO_CAP_POPULATE_READ = 5,    /* pages fault in with one call
+                                      (MADV_POPULATE_READ); without it
+                                      touch_pages and prefetch loop */
+  MMAPIO_CAP_PAGEMAP_SCAN = 6,     /* the library can ask whether a page is
+                                      mapped (PAGEMAP_SCAN) */
+  MMAPIO_CAP_MLOCK = 7,            /* mmapio_lock; value: RLIMIT_MEMLOCK in
+                                      bytes, UINT64_MAX for unlimited */
+  MMAPIO_CAP_HUGEPAGE_VERDICT = 8, /* mmapio_hugepage_diagnose can tell huge
+                                      pages from small (smaps) */
+  MMAPIO_CAP_THP_COLLAPSE = 9,     /* tier 3 of MMAPIO_OPT_HUGEPAGES
+                                      (MADV_COLLAPSE) */
+  MMAPIO_CAP_HUGETLB = 10,         /* anonymous regions of hugetlb pages;
+                                      value: free pages in the default pool */
+  MMAPIO_CAP_MEMFD_SEALS = 11,     /* mmapio_anon_seal */
+  MMAPIO_CAP_FD_PASSING = 12,      /* mmapio_anon_send / mmapio_anon_recv */
+  MMAPIO_CAP_WATCH = 13,           /* mmapio_watch_start */
+  MMAPIO_CAP_STREAMS = 14,         /* mmapio_fopen */
+  MMAPIO_CAP_COUNT = 15            /* the number of capabilities; not one */
+} mmapio_capability;
+
+/** One answer of mmapio_capability_query. */
+typedef struct mmapio_capability_info {
+  mmapio_capability capability; /* what was asked */
+  const char *name;             /* static, e.g. "populate_read" */
+  bool supported;               /* usable now, in this process */
+  uint64_t value;               /* the figure the capability gives (see
+                                   above), else 0 */
+  char reason[200];             /* why: what was tried and what it said,
+                                   or what the build lacks */
+} mmapio_capability_info;
+
+/**
+ * Asks whether cap is supported by this build on this system, now (see
+ * above). It keeps nothing and changes nothing the caller can see: its
+ * scratch page and descriptors are released before it returns. Thread-safe.
+ *
+ * Returns: 0 and the answer in *out, supported or not.
+ * Errors:
+ *  - MMAPIO_E_INVALID_ARGUMENT: out is NULL, or cap is not one of the
+ *    capabilities (below 0, or MMAPIO_CAP_COUNT or above); *out is
+ *    untouched.
+ *  - MMAPIO_E_NO_MEMORY: the scratch page could not be mapped; *out is
+ *    untouched.
+ */
+MMAPIO_API int mmapio_capability_query(mmapio_capability cap,
+                                       mmapio_capability_info *out);
+
+/* ------------------------------------------------------------------ */
 /* Private: the machinery of the inline functions                     */
 /* ------------------------------------------------------------------ */
 

@@ -122,6 +122,11 @@ static inline void mmi_touch_forget(mmapio_map *m) {
 /* ---- region.c: address-space mechanics ---- */
 
 size_t mmi_page(void);
+
+/* The address space an RW handle reserves at least, to grow in place
+ * (twice its length above this); 0 where the address space is too small
+ * to reserve ahead (32-bit), where a handle reserves only its length. */
+#define MMI_GROWTH_RESERVE (sizeof(void *) >= 8 ? (size_t)1 << 30 : 0)
 uint64_t mmi_round_page(uint64_t v);
 /* Reserves reserve bytes of address space and maps the file over all of
  * them (nothing when mapped is 0: an empty file). */

@@ -58,9 +58,9 @@ static size_t reserve_for(mmapio_mode mode, size_t mapped, uint64_t asked) {
     uint64_t a = mmi_round_page(asked);
     return a > r && a <= SIZE_MAX ? (size_t)a : r;
   }
-  if (sizeof(void *) < 8)
+  if (MMI_GROWTH_RESERVE == 0)
     return r;
-  size_t floor = (size_t)1 << 30;
+  size_t floor = MMI_GROWTH_RESERVE;
   size_t twice = mapped <= SIZE_MAX / 2 ? 2 * mapped : mapped;
   return twice > floor ? twice : floor;
 }

@@ -3,11 +3,12 @@
  * system, in the library's own terms. The logic files call these and make
  * no system call themselves; nothing here calls back into them.
  *
- * The build chooses the implementation (lib/sources.cmake): unix/common.c
- * on every unix, with unix/linux.c and unix/linux_procfs.c on Linux, or
- * unix/posix.c on any other POSIX system and in MMAPIO_POSIX_ONLY builds.
- * Each of those files reaches the system through the one system-call
- * table (unix/syscalls.h), so a test can make any call fail by its name.
+ * The build chooses the implementation (lib/sources.cmake): the files of
+ * unix/ every unix shares (files.c, ipc.c, memory.c, signals.c), with
+ * unix/linux.c and unix/linux_procfs.c on Linux, or unix/posix.c on any other
+ * POSIX system and in MMAPIO_POSIX_ONLY builds. Each of those files reaches the
+ * system through the one system-call table (unix/syscalls.h), so a test can
+ * make any call fail by its name.
  *
  * Conventions: 0 on success, -1 with errno on failure, unless a function
  * says otherwise. mmi_os_has_* say whether this build can do something at
@@ -186,6 +187,9 @@ int mmi_os_prefetch(int fd, uint64_t off, uint64_t len);
 int mmi_os_populate(void *addr, size_t len);
 int mmi_os_lock(const void *addr, size_t len);
 int mmi_os_unlock(const void *addr, size_t len);
+/* The soft limit on locked memory in *bytes (UINT64_MAX: unlimited): 0,
+ * or -1 and errno. */
+int mmi_os_memlock_limit(uint64_t *bytes);
 /* vec[i] & 1 when page i of [addr, addr+len) is resident. */
 int mmi_os_residency(void *addr, size_t len, unsigned char *vec);
 
@@ -275,6 +279,9 @@ int mmi_os_sync(void *addr, size_t len);
 int mmi_os_writeback(int fd, void *addr, uint64_t off, uint64_t len);
 /* The name of the call behind mmi_os_writeback, for error details. */
 const char *mmi_os_writeback_call(void);
+/* Whether mmi_os_writeback starts writeback (else it only schedules it,
+ * as msync(MS_ASYNC) does). */
+bool mmi_os_has_writeback(void);
 
 /* ---- background work ---------------------------------------------- */
 

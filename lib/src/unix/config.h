@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -115,9 +116,9 @@ typedef off_t mmi_cookie_off;
 #if (defined(__GNUC__) || defined(__clang__)) &&                               \
     (defined(__x86_64__) || defined(__i386__))
 static inline uint64_t mmi_arch_ticks(void) { return __builtin_ia32_rdtsc(); }
-/* The TSC runs at the nominal clock, 1-5 GHz: 2.5 GHz is within the
- * margin the callers allow. */
-static inline uint64_t mmi_arch_ticks_per_us(void) { return 2500; }
+/* The TSC's rate differs from one processor to the next and nothing
+ * cheap reports it: 0 says "measure it" (mmi_os_ticks_per_us). */
+static inline uint64_t mmi_arch_ticks_per_us(void) { return 0; }
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
 static inline uint64_t mmi_arch_ticks(void) {
   uint64_t v;

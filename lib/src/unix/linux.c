@@ -268,6 +268,8 @@ int mmi_os_seals_get(int fd, unsigned *seals) {
 
 const char *mmi_os_writeback_call(void) { return "sync_file_range"; }
 
+bool mmi_os_has_writeback(void) { return true; }
+
 /* An eventfd: one descriptor, readable while its counter is not 0. */
 int mmi_os_notifier_open(int *rd, int *wr) {
   int fd = mmi_sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

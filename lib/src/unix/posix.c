@@ -175,6 +175,8 @@ int mmi_os_seals_get(int fd, unsigned *seals) {
 
 const char *mmi_os_writeback_call(void) { return "msync"; }
 
+bool mmi_os_has_writeback(void) { return false; }
+
 /* A pipe: readable while it holds a byte. */
 int mmi_os_notifier_open(int *rd, int *wr) {
   int p[2];

@@ -77,6 +77,8 @@ typedef struct mmi_cachestat {
   X(clock_gettime, clock_gettime, int, (clockid_t, struct timespec *),         \
     MMI_FAILS_NEG1)                                                            \
   X(sysconf, sysconf, long, (int), MMI_FAILS_NEG1)                             \
+  X(getrlimit, mmi_real_getrlimit, int, (int, struct rlimit *),                \
+    MMI_FAILS_NEG1)                                                            \
   X(mmap, mmap, void *, (void *, size_t, int, int, int, off_t), MMI_FAILS_MAP) \
   X(munmap, munmap, int, (void *, size_t), MMI_FAILS_NEG1)                     \
   X(mprotect, mprotect, int, (void *, size_t, int), MMI_FAILS_NEG1)            \
@@ -136,10 +138,11 @@ typedef struct mmi_cachestat {
 #define MMI_SYSCALLS(X) MMI_SYSCALLS_UNIX(X) MMI_SYSCALLS_OS(X)
 
 /* The real functions that are not the C library's own: wrappers of
- * variadic calls and of the BSDs' mincore (unix/common.c), and the
- * entries each system file defines. */
+ * variadic calls (unix/files.c), of the BSDs' mincore and glibc's
+ * getrlimit (unix/memory.c), and the entries each system file defines. */
 int mmi_real_open(const char *path, int flags, mode_t mode);
 int mmi_real_fcntl(int fd, int cmd, int arg);
+int mmi_real_getrlimit(int resource, struct rlimit *rl);
 int mmi_real_mincore(void *addr, size_t len, unsigned char *vec);
 int mmi_real_mlock(const void *addr, size_t len);
 int mmi_real_munlock(const void *addr, size_t len);
