@@ -12,6 +12,9 @@
 #                 no libmmapio.so needed at run time
 #   pkg-config    plain cc with `pkg-config --cflags --libs mmapio`, and a
 #                 fully static link with `--static` (Libs.private: -pthread)
+#   suite         the conformance suite configured with conformance/ as its
+#                 own project against the prefix, built and run (all but
+#                 the seam tests, which need the source tree's internals)
 # It also checks that find_package(mmapio 2.0) is refused (SameMajorVersion)
 # and that `MANPATH=PREFIX/share/man man mmapio_open` shows the installed
 # page. --no-install: do not install missing Debian packages, only report
@@ -22,14 +25,15 @@ for arg in "$@"; do
   case $arg in
   --no-install) install=0 ;;
   --keep) keep=1 ;;
-  -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "package_test.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
-pkgs=(cmake make gcc libc6-dev pkg-config doxygen python3 man-db binutils)
+pkgs=(cmake make gcc g++ libc6-dev pkg-config doxygen python3 man-db binutils
+  catch2)
 if [ "$install" = 1 ]; then deps_ensure "${pkgs[@]}"; else deps_ensure --check "${pkgs[@]}"; fi
 
 tmp=$(mktemp -d)
@@ -154,6 +158,20 @@ man_page() {
     grep -q 'int mmapio_open (mmapio_map \*\* out'
 }
 check "man: MANPATH=PREFIX/share/man man mmapio_open" man_page
+
+suite_installed() { # the conformance suite, built against the prefix
+  cmake -S conformance -B "$tmp/suite" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_BUILD_TYPE=Debug >"$tmp/suite.log" 2>&1 &&
+    cmake --build "$tmp/suite" --parallel 2 >>"$tmp/suite.log" 2>&1 &&
+    loads_installed_so "$tmp/suite/mmapio_conformance" &&
+    ctest --test-dir "$tmp/suite" --parallel 2 >>"$tmp/suite.log" 2>&1 || {
+    tail -40 "$tmp/suite.log"
+    return 1
+  }
+  echo "  $(grep -E 'tests passed' "$tmp/suite.log")"
+}
+check "conformance suite against the prefix (seam tests excepted)" \
+  suite_installed
 
 if [ "$failed" -ne 0 ]; then
   echo "package_test: $failed check(s) failed"
