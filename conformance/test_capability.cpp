@@ -56,7 +56,12 @@ TEST_CASE("mmapio_capability_query: every capability answers with its name "
     CHECK(len < sizeof info.reason); // terminated
   }
   CHECK(open_descriptors() == fds);
+#ifndef MMAPIO_SUPPORT_SANITIZED_
+  // (A sanitizer's runtime maps and unmaps its own memory meanwhile.)
   CHECK(maps_now() == maps);
+#else
+  (void)maps;
+#endif
 }
 
 TEST_CASE("mmapio_capability_query: INVALID_ARGUMENT when out is NULL or "
