@@ -105,9 +105,8 @@ TEST_CASE("mmapio_capability_query: the page size, the memlock limit and "
     // Growing within what is reserved keeps the base.
     TempDir td;
     const std::string p = td.path("grow");
-    mmapio_map *m = nullptr;
-    REQUIRE_OK(mmapio_create(&m, p.c_str(), kPage));
-    MapPtr guard(m);
+    MapPtr guard = create_map(p, kPage);
+    mmapio_map *m = guard.get();
     const void *base = mmapio_base(m);
     bool moved = true;
     REQUIRE_OK(mmapio_resize(m, growth.value / 2, &moved));
@@ -122,9 +121,8 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
   TempDir td;
   const std::string p = td.path("f");
   write_bytes(p, pattern_bytes(4 * kPage, 1));
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RW));
-  MapPtr file(m);
+  MapPtr file = open_map(p, MMAPIO_MODE_RW);
+  mmapio_map *m = file.get();
 
   SECTION("watch") {
     const mmapio_capability_info c = query(MMAPIO_CAP_WATCH);

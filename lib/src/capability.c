@@ -13,22 +13,26 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const cap_names[MMAPIO_CAP_COUNT] = {
-    [MMAPIO_CAP_PAGE_SIZE] = "page_size",
-    [MMAPIO_CAP_STABLE_GROWTH] = "stable_growth",
-    [MMAPIO_CAP_PREALLOCATE] = "preallocate",
-    [MMAPIO_CAP_SIGBUS_GUARD] = "sigbus_guard",
-    [MMAPIO_CAP_WRITEBACK_HINT] = "writeback_hint",
-    [MMAPIO_CAP_POPULATE_READ] = "populate_read",
-    [MMAPIO_CAP_PAGEMAP_SCAN] = "pagemap_scan",
-    [MMAPIO_CAP_MLOCK] = "mlock",
-    [MMAPIO_CAP_HUGEPAGE_VERDICT] = "hugepage_verdict",
-    [MMAPIO_CAP_THP_COLLAPSE] = "thp_collapse",
-    [MMAPIO_CAP_HUGETLB] = "hugetlb",
-    [MMAPIO_CAP_MEMFD_SEALS] = "memfd_seals",
-    [MMAPIO_CAP_FD_PASSING] = "fd_passing",
-    [MMAPIO_CAP_WATCH] = "watch",
-    [MMAPIO_CAP_STREAMS] = "streams",
+/* Each capability's name, and whether its try needs the scratch page. */
+static const struct {
+  const char *name;
+  bool needs_page;
+} caps[MMAPIO_CAP_COUNT] = {
+    [MMAPIO_CAP_PAGE_SIZE] = {"page_size", false},
+    [MMAPIO_CAP_STABLE_GROWTH] = {"stable_growth", false},
+    [MMAPIO_CAP_PREALLOCATE] = {"preallocate", false},
+    [MMAPIO_CAP_SIGBUS_GUARD] = {"sigbus_guard", false},
+    [MMAPIO_CAP_WRITEBACK_HINT] = {"writeback_hint", false},
+    [MMAPIO_CAP_POPULATE_READ] = {"populate_read", true},
+    [MMAPIO_CAP_PAGEMAP_SCAN] = {"pagemap_scan", true},
+    [MMAPIO_CAP_MLOCK] = {"mlock", true},
+    [MMAPIO_CAP_HUGEPAGE_VERDICT] = {"hugepage_verdict", true},
+    [MMAPIO_CAP_THP_COLLAPSE] = {"thp_collapse", true},
+    [MMAPIO_CAP_HUGETLB] = {"hugetlb", false},
+    [MMAPIO_CAP_MEMFD_SEALS] = {"memfd_seals", false},
+    [MMAPIO_CAP_FD_PASSING] = {"fd_passing", false},
+    [MMAPIO_CAP_WATCH] = {"watch", false},
+    [MMAPIO_CAP_STREAMS] = {"streams", false},
 };
 
 /* The answer being built. */
@@ -273,13 +277,6 @@ static void answer_for(answer *a, mmapio_capability cap) {
   }
 }
 
-/* The capabilities whose try needs the scratch page. */
-static bool needs_page(mmapio_capability cap) {
-  return cap == MMAPIO_CAP_POPULATE_READ || cap == MMAPIO_CAP_PAGEMAP_SCAN ||
-         cap == MMAPIO_CAP_MLOCK || cap == MMAPIO_CAP_HUGEPAGE_VERDICT ||
-         cap == MMAPIO_CAP_THP_COLLAPSE;
-}
-
 int mmapio_capability_query(mmapio_capability cap,
                             mmapio_capability_info *out) {
   static const char fn[] = "mmapio_capability_query";
@@ -290,9 +287,9 @@ int mmapio_capability_query(mmapio_capability cap,
   mmapio_capability_info info;
   memset(&info, 0, sizeof info);
   info.capability = cap;
-  info.name = cap_names[cap];
+  info.name = caps[cap].name;
   answer a = {&info, NULL, 0};
-  if (needs_page(cap)) {
+  if (caps[cap].needs_page) {
     int e = scratch_page(&a);
     if (e != 0)
       return mmi_fail(MMAPIO_E_NO_MEMORY, e, "mmap",
