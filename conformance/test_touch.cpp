@@ -94,6 +94,25 @@ TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
   CHECK(present_pages(mmapio_base(m.get()), 2 * kPage) == 2);
 }
 
+TEST_CASE("mmapio_touch_pages_range: FAULT when the guard comes on after "
+          "touches found the pages mapped",
+          "[mmapio_touch_pages_range][errors][touch]") {
+  // Small touches of pages last seen mapped run inline in the caller and
+  // trust that hint without looking at the guard: turning the guard on
+  // must withdraw it, or this touch dies of SIGBUS.
+  TempDir dir;
+  MapPtr m = fresh_file(dir, MMAPIO_MODE_RO, 64 * kPage);
+  REQUIRE_OK(mmapio_touch_pages(m.get())); // maps the pages
+  REQUIRE_OK(mmapio_touch_pages(m.get())); // finds them mapped
+  REQUIRE_OK(mmapio_touch_pages_range(m.get(), 8 * kPage, 4 * kPage));
+  REQUIRE_OK(mmapio_set_guard(m.get(), true));
+  const std::string p = dir.path("touch.bin");
+  REQUIRE(::truncate(p.c_str(), static_cast<off_t>(2 * kPage)) == 0);
+  CHECK_CODE(mmapio_touch_pages_range(m.get(), 8 * kPage, 4 * kPage),
+             MMAPIO_E_FAULT);
+  CHECK_OK(mmapio_touch_pages_range(m.get(), 0, 2 * kPage));
+}
+
 // NO_MEMORY and IO (MADV_POPULATE_READ failing), and FAULT from
 // EFAULT/EHWPOISON, are tested through the seam: test_seam_memory.cpp.
 

@@ -2406,8 +2406,10 @@ typedef struct mmapio_map_head_ {
   int mode_;                                    /* mmapio_mode, fixed at open */
   MMAPIO_ATOMIC_(bool) guarded_;                /* mmapio_set_guard is on */
   unsigned char page_shift_; /* log2 of the page size; 0 before 1.1 */
-  /* 1 when the last touch_pages that looked found the pages mapped: small
-   * touches are then looped inline (mmapio_touch_pages_range). */
+  /* 0, or page_shift_ (never 0: pages are larger than a byte) when the
+   * last touch_pages that looked found the pages mapped and the guard is
+   * off: small touches are then looped inline (mmapio_touch_pages_range),
+   * with this one load deciding. */
   MMAPIO_ATOMIC_(unsigned char) touch_mapped_;
 } mmapio_map_head_;
 
@@ -2650,18 +2652,19 @@ static inline int mmapio_read_inline_(const mmapio_map *m, uint64_t off,
 #define mmapio_read(m, off, buf, len) mmapio_read_inline_(m, off, buf, len)
 
 /* Private: ranges of up to this many pages, on a handle whose last look
- * found its pages mapped (touch_mapped_), are touched inline: the checks
- * of mmapio_view, then one load per page, with no call. The exported
- * functions do everything else, and behave the same. */
+ * found its pages mapped with the guard off (touch_mapped_), are touched
+ * inline: the checks of mmapio_view, then one load per page, with no
+ * call. The exported functions do everything else, and behave the same.
+ * touch_mapped_ is the page shift when set, so one load decides and sizes
+ * the loop. */
 #define MMAPIO_TOUCH_INLINE_PAGES_ 16u
 static inline bool mmapio_touch_inlined_(const mmapio_map *m, uint64_t off,
                                          uint64_t len, bool whole) {
   const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
   uint64_t size;
-  if (m == NULL || !MMAPIO_LOAD_(&h->touch_mapped_, relaxed) ||
-      MMAPIO_LOAD_(&h->guarded_, relaxed))
+  unsigned shift;
+  if (m == NULL || (shift = MMAPIO_LOAD_(&h->touch_mapped_, relaxed)) == 0)
     return false;
-  unsigned shift = h->page_shift_;
   const unsigned char *b = mmapio_snapshot_(m, &size);
   if (whole)
     len = size;

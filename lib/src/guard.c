@@ -27,7 +27,11 @@ int mmapio_set_guard(mmapio_map *m, bool on) {
                     "mmapio_set_guard: another SIGBUS handler replaced the "
                     "guard's, so a fault would not reach it; install your "
                     "own handler before the first mmapio_set_guard(m, true)");
-  atomic_store_explicit(&m->head.guarded_, on, memory_order_relaxed);
+  atomic_store_explicit(&m->head.guarded_, on, memory_order_seq_cst);
+  /* The inline touch trusts the hint without looking at the guard: the
+   * hint goes (touch.c, set_mapped_hint, says why this order suffices). */
+  if (on)
+    atomic_store_explicit(&m->head.touch_mapped_, 0, memory_order_seq_cst);
   return 0;
 }
 

@@ -287,12 +287,22 @@ static int absent_run(const char *fn, mmi_span s, size_t page) {
 /* What the range holds                                                */
 /* ------------------------------------------------------------------ */
 
+/* The hint is the page shift, which the header's inline touch reads
+ * with it, and is never left set while the guard is on (the inline touch
+ * does not look at the guard). Here the hint is stored, then the guard
+ * loaded, and the hint withdrawn if the guard is on; mmapio_set_guard
+ * stores the guard, then clears the hint; all in sequentially consistent
+ * order, so either this sees the guard or the clear comes after this
+ * store. Written only when it changes: the head's line is read by every
+ * view. */
 static void set_mapped_hint(const mmapio_map *m, bool mapped) {
   mmapio_map_head_ *h = &((mmapio_map *)m)->head;
-  unsigned char v = mapped ? 1u : 0u;
-  /* Written only when it changes: the head's line is read by every view. */
-  if (atomic_load_explicit(&h->touch_mapped_, memory_order_relaxed) != v)
-    atomic_store_explicit(&h->touch_mapped_, v, memory_order_relaxed);
+  unsigned char v = mapped ? h->page_shift_ : 0u;
+  if (atomic_load_explicit(&h->touch_mapped_, memory_order_relaxed) == v)
+    return;
+  atomic_store_explicit(&h->touch_mapped_, v, memory_order_seq_cst);
+  if (v != 0 && atomic_load_explicit(&h->guarded_, memory_order_seq_cst))
+    atomic_store_explicit(&h->touch_mapped_, 0, memory_order_relaxed);
 }
 
 /* Whether reading the first page of s took a fault (timed). */
