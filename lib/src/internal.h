@@ -49,7 +49,7 @@ struct mmapio_map {
   unsigned opt_flags;         /* MMAPIO_OPT_* given at open */
   mmapio_flush_policy policy; /* implicit flushing after updates */
   uint64_t policy_arg;        /* bytes or writes for EVERY_* */
-  char *path;                 /* copy of the path, or NULL */
+  char *path; /* copy of the path (in the handle's allocation), or NULL */
 
   _Atomic unsigned refs; /* caller's reference + one per pin */
   /* Chunk and page walks (pin.c): bits 0-15 count the live walks plus
