@@ -158,23 +158,13 @@ void touch(benchmark::State &st, State state, Kind kind) {
     double worst = 0.0;
     if (state == State::Warm) {
       if (require_warm(st, s.base(), len)) {
-        switch (kind) {
-        case Kind::Loop:
-          warm_iterations<Kind::Loop>(st, s, len);
-          break;
-        case Kind::Populate:
-          warm_iterations<Kind::Populate>(st, s, len);
-          break;
-        case Kind::Lib:
-          warm_iterations<Kind::Lib>(st, s, len);
-          break;
-        case Kind::NaiveFloor:
-          warm_iterations<Kind::NaiveFloor>(st, s, len);
-          break;
-        case Kind::NaiveLib:
-          warm_iterations<Kind::NaiveLib>(st, s, len);
-          break;
-        }
+        // Indexed by Kind, in its order.
+        static void (*const loops[])(benchmark::State &, const Source &,
+                                     size_t) = {
+            warm_iterations<Kind::Loop>, warm_iterations<Kind::Populate>,
+            warm_iterations<Kind::Lib>, warm_iterations<Kind::NaiveFloor>,
+            warm_iterations<Kind::NaiveLib>};
+        loops[static_cast<int>(kind)](st, s, len);
       }
     } else {
       for (auto _ : st) {
