@@ -447,6 +447,31 @@ static void call_delete_file(kind k, const char *name) {
     expect_unchanged(k, name);
 }
 
+/* What the build supports, for any value of the enum: a capability is
+ * answered with its name and a reason, anything else is refused with
+ * *out untouched. */
+static void query_capability(fz_input *in) {
+  int cap = (int)(int8_t)fz_take(in, 1);
+  mmapio_capability_info info;
+  memset(&info, 0xa5, sizeof info);
+  bool known = cap >= 0 && cap < MMAPIO_CAP_COUNT;
+  int rc = mmapio_capability_query((mmapio_capability)cap, &info);
+  if (!known) {
+    FZ_RC(rc, MMAPIO_E_INVALID_ARGUMENT, "mmapio_capability_query");
+    FZ_CHECK(info.reason[0] == (char)0xa5, "a refused query wrote *out");
+    return;
+  }
+  if (rc == MMAPIO_E_NO_MEMORY)
+    return; /* the scratch page could not be mapped: documented */
+  FZ_RC(rc, 0, "mmapio_capability_query");
+  FZ_CHECK(info.capability == (mmapio_capability)cap,
+           "the answer's capability");
+  FZ_CHECK(info.name != NULL && info.name[0] != '\0', "the answer's name");
+  FZ_CHECK(memchr(info.reason, '\0', sizeof info.reason) != NULL &&
+               info.reason[0] != '\0',
+           "the answer's reason");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_input in = {data, size};
   make_fixtures();
@@ -481,6 +506,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_RC(mmapio_anon_ex(&m, len, flags), want, "mmapio_anon_ex");
     FZ_CHECK((m != NULL) == (want == 0), "anon_ex's output");
     mmapio_close(m);
+    query_capability(&in);
     break;
   }
   }
