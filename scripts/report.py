@@ -17,8 +17,8 @@ OUT/machines; the key names the CPU's model, family and model number, see
 scripts/machine.py) gets its benchmarks.md, summary.json, gate1.json,
 gate1.junit.xml and machine.txt, replacing that CPU kind's previous run;
 PERFORMANCE.md shows the SPEC targets of every CPU kind kept there side by
-side, and the gates' power (OUT/gate_power.json, scripts/test_gate.sh
---power) when measured.
+side, and the gates' power on each CPU kind measured
+(MACHINES/KIND/gate_power.json, scripts/test_gate.sh --power).
 """
 
 import argparse
@@ -486,20 +486,36 @@ def machines_table(machines):
     return "\n".join(lines)
 
 
-def power_text(parts, p):
-    g1, g2 = p.get("gate1", {}), p.get("gate2", {})
-    ident = p.get("machine", {})
-    return fill(
-        parts, "power", runs=p.get("runs", "?"), cpu=ident.get("label", "?"),
-        commit=p.get("commit", "?"), date=p.get("date", "?")[:10],
-        load=p.get("load_end", "?"), slowdown="%.1f" % p.get("slowdown", 1.3),
-        gate1_family=g1.get("family_size", "?"), gate2_family=g2.get("family_size", "?"),
-        gate1_detected=g1.get("detected", "?"), gate1_passed=g1.get("passed_unchanged", "?"),
-        gate1_seconds=g1.get("seconds", "?"),
-        gate2_detected=g2.get("detected", "?"), gate2_passed=g2.get("passed_unchanged", "?"),
-        gate2_seconds=g2.get("seconds", "?"),
-        ratio_unchanged=fmt_ratio(g1["ratio_unchanged"]) if g1.get("ratio_unchanged") else "?",
-        ratio_slowed=fmt_ratio(g1["ratio_slowed"]) if g1.get("ratio_slowed") else "?")
+def power_text(parts, powers):
+    """The gates' power, one row per gate and CPU kind measured."""
+    rows = []
+    for p in powers:
+        ident = p.get("machine", {})
+        g1 = p.get("gate1", {})
+        ratios = "%s → %s" % (
+            fmt_ratio(g1["ratio_unchanged"]) if g1.get("ratio_unchanged") else "?",
+            fmt_ratio(g1["ratio_slowed"]) if g1.get("ratio_slowed") else "?")
+        for name in ("gate1", "gate2"):
+            g = p.get(name, {})
+            rows.append("| %s | %s, %s | %s | %s (%s %s) | %s | %s | %s s | %s |" % (
+                ident.get("label", "?"), p.get("commit", "?"), p.get("date", "?")[:10],
+                p.get("load_end", "?"), name.replace("gate", "gate "), g.get("family_size", "?"),
+                "checks" if name == "gate1" else "rows", g.get("detected", "?"),
+                g.get("passed_unchanged", "?"), g.get("seconds", "?"),
+                ratios if name == "gate1" else "—"))
+    runs = sorted({str(p.get("runs", "?")) for p in powers})
+    return fill(parts, "power", runs="/".join(runs), rows="\n".join(rows),
+                slowdown="%.1f" % powers[0].get("slowdown", 1.3))
+
+
+def load_powers(machines_dir):
+    """test_gate.sh --power's records, one per CPU kind (machines_dir/KIND/
+    gate_power.json)."""
+    powers = []
+    for path in sorted(glob.glob(os.path.join(machines_dir, "*", "gate_power.json"))):
+        with open(path) as f:
+            powers.append(json.load(f))
+    return powers
 
 
 def keep_machine(out, machines_dir, raw, machine, summary):
@@ -686,11 +702,7 @@ def main(argv):
     kept = keep_machine(out, machines_dir, a.raw, machine, summary)
     if kept:
         print("report.py: this CPU kind's full run kept in %s" % kept)
-    power = None
-    ppath = os.path.join(out, "gate_power.json")
-    if os.path.exists(ppath):
-        with open(ppath) as f:
-            power = json.load(f)
+    power = load_powers(machines_dir)
     if a.performance:
         performance_md(a.performance, out, all_rows, metas, machine, gate1, config, scal,
                        groups_present, load_machines(machines_dir), power)

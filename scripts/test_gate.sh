@@ -30,7 +30,8 @@ usage: scripts/test_gate.sh [--synthetic-only | --power [N]] [--build-dir DIR]
    the unchanged build (pass rate); then gate 2 as scripts/gate2.sh runs
    it, on that pair, N times slowed against unchanged (detection) and N
    times unchanged against itself (pass rate). Prints both rates per gate
-   and writes them to FILE (default reports/gate_power.json).
+   and writes them to FILE (default reports/machines/<CPU kind>/
+   gate_power.json, which PERFORMANCE.md shows beside the other kinds').
 
 Ends with "N passed, N failed"; exit status 0 when all passed.
 EOF
@@ -40,7 +41,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 synthetic_only=0 keep=0 power=0
 build="$root/build/perf-release"
 data_dir=${MMAPIO_PERF_DIR:-/var/tmp}
-power_out="$root/reports/gate_power.json"
+power_out="" # default: reports/machines/<CPU kind>/gate_power.json
 while [ "$#" -gt 0 ]; do
   case $1 in
   --synthetic-only) synthetic_only=1 ;;
@@ -58,7 +59,7 @@ while [ "$#" -gt 0 ]; do
   shift
 done
 case $build in /*) ;; *) build="$root/$build" ;; esac
-case $power_out in /*) ;; *) power_out="$PWD/$power_out" ;; esac
+case $power_out in /* | "") ;; *) power_out="$PWD/$power_out" ;; esac
 
 gate=(python3 "$root/scripts/gate.py")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-test-gate.XXXXXX")
@@ -455,6 +456,10 @@ if [ "$power" -gt 0 ]; then
     ge9 "$pass2"
   ident=$(python3 "$root/scripts/machine.py" --here >"$tmp/machine.txt" &&
     python3 "$root/scripts/machine.py" --json "$tmp/machine.txt")
+  if [ -z "$power_out" ]; then
+    kind=$(printf '%s' "$ident" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+    power_out="$root/reports/machines/$kind/gate_power.json"
+  fi
   mkdir -p "$(dirname "$power_out")"
   cat >"$power_out" <<EOF
 {
