@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {} // namespace
 

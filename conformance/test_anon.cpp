@@ -16,9 +16,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-using namespace mmapio_mem;
-using mmapio_test::spawn_child;
-using mmapio_test::wait_child;
+using namespace mmapio_test;
 
 namespace {
 

@@ -26,10 +26,7 @@
 #include <uv.h>
 #endif
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
+using namespace mmapio_test;
 
 namespace {
 

@@ -21,10 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-using mmapio_test::spawn_child;
-using mmapio_test::wait_child;
-
-using mmapio_test::describe_status;
+using namespace mmapio_test;
 
 namespace {
 

@@ -32,10 +32,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-using mmapio_test::cachestat_dirty_pages;
-using mmapio_test::on_tmpfs;
-using mmapio_test::smaps_file_dirty_bytes;
-using mmapio_test::write_figure;
+using namespace mmapio_test;
 
 namespace {
 

@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <sys/mount.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kOld = state_bytes(State::Full);

@@ -18,8 +18,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::cannot_measure;
-using mmapio_test::dirty_of;
+using namespace mmapio_test;
 
 namespace {} // namespace
 

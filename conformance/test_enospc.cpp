@@ -40,10 +40,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-extern char **environ;
+using namespace mmapio_test;
 
-using mmapio_test::cachestat_dirty_pages;
-using mmapio_test::write_figure;
+extern char **environ;
 
 namespace {
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+using namespace mmapio_test;
+
 namespace {
 
 // A handle of the given mode on a file of `size` bytes filled with a

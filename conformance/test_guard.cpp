@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <vector>
 
-using mmapio_test::run_child;
+using namespace mmapio_test;
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/statfs.h>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 

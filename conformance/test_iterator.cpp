@@ -2,7 +2,6 @@
 // writable walk with a callback, and what resizing does to a live walk.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -14,7 +13,7 @@
 
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
+using namespace mmapio_test;
 
 namespace {
 
@@ -602,7 +601,7 @@ TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
     mmapio_chunks it;
     if (mmapio_chunks_begin(&it, m.get(), static_cast<size_t>(size / 2)) != 0)
       return 100;
-    mmapio_views_test::limit_address_space(size_t{1} << 28);
+    limit_address_space(size_t{1} << 28);
     mmapio_owned_chunk o{};
     o.data = &extra; // must stay untouched
     const int rc = mmapio_chunks_next_owned(&it, &o);

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 

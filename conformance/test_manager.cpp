@@ -10,6 +10,8 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 555, 21);
@@ -197,11 +199,7 @@ TEST_CASE("mmapio_write_file: IO when the file cannot be opened",
 
 TEST_CASE("mmapio_write_file: NO_MEMORY when allocating the handle fails",
           "[mmapio_write_file][errors][access]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("f");
   write_bytes(p, kContent);
@@ -453,8 +451,8 @@ TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
     if (::mknod(d.path("null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0)
       targets.push_back(d.path("null"));
     else
-      WARN("character device case skipped: mknod failed: "
-           << std::strerror(errno));
+      MMAPIO_NOTE_SKIP(
+          "the character device case: mknod failed: " << std::strerror(errno));
     for (const std::string &t : targets) {
       const std::vector<std::string> before = dir_listing(d.dir());
       const ChildOutcome r =
@@ -487,8 +485,8 @@ TEST_CASE("mmapio_delete_file: IO when the file does not exist or cannot be "
     const std::string p = d.path("locked");
     write_bytes(p, kContent);
     if (!set_immutable(p, true)) {
-      WARN("SKIPPED: cannot set FS_IMMUTABLE_FL on " << p << ": "
-                                                     << std::strerror(errno));
+      MMAPIO_NOTE_SKIP("cannot set FS_IMMUTABLE_FL on "
+                       << p << ": " << std::strerror(errno));
     } else {
       const int rc = mmapio_delete_file(p.c_str());
       const int os = mmapio_last_error()->os_errno;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(3 * 4096 + 123, 7);
@@ -824,17 +826,15 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when preallocation fails",
   // without using memory, while the sparse ftruncate succeeds.
   const std::string base = tmpfs_base();
   if (base.empty()) {
-    WARN("SKIPPED: no tmpfs at /dev/shm to provoke ENOSPC from "
-         "posix_fallocate");
-    return;
+    MMAPIO_SKIP("no tmpfs at /dev/shm to provoke ENOSPC from "
+                "posix_fallocate");
   }
   TempDir d(base);
   struct statfs sf;
   REQUIRE(::statfs(d.dir().c_str(), &sf) == 0);
   const uint64_t capacity = uint64_t(sf.f_blocks) * uint64_t(sf.f_bsize);
   if (capacity == 0 || capacity + (uint64_t(1) << 30) > mmapio_max_size()) {
-    WARN("SKIPPED: tmpfs at " << base << " has no usable size limit");
-    return;
+    MMAPIO_SKIP("tmpfs at " << base << " has no usable size limit");
   }
   const uint64_t size = capacity + (uint64_t(1) << 30);
   const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
@@ -931,8 +931,7 @@ TEST_CASE("mmapio_open_ex: IO when the file is too large for the address "
           "space",
           "[mmapio_open_ex][errors][open]") {
   if (sizeof(void *) != 8) {
-    WARN("SKIPPED: needs a 64-bit build (a sparse file above max_size)");
-    return;
+    MMAPIO_SKIP("needs a 64-bit build (a sparse file above max_size)");
   }
   TempDir d;
   const std::string tb = tmpfs_base();
@@ -940,9 +939,7 @@ TEST_CASE("mmapio_open_ex: IO when the file is too large for the address "
   std::string why;
   const std::string p = make_oversized_file(d, td.get(), &why);
   if (p.empty()) {
-    WARN("SKIPPED: no filesystem allows a file above mmapio_max_size(): "
-         << why);
-    return;
+    MMAPIO_SKIP("no filesystem allows a file above mmapio_max_size(): " << why);
   }
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
@@ -958,11 +955,7 @@ TEST_CASE("mmapio_open_ex: IO when the file is too large for the address "
 
 TEST_CASE("mmapio_open_ex: NO_MEMORY when allocating the handle fails",
           "[mmapio_open_ex][errors][open]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("empty");
   write_bytes(p, "");
@@ -1045,13 +1038,12 @@ TEST_CASE("mmapio_open_ex: IO when the EVERY_MILLIS flusher thread cannot be "
   std::string why;
   if (!allocation_failure_testable(&why)) {
     // The sanitizer runtime itself fails under the low RLIMIT_AS.
-    WARN("SKIPPED: " << why);
-    return;
+    MMAPIO_SKIP(why);
   }
   TempDir d;
   const std::string p = d.path("f");
   write_bytes(p, kContent);
-  const int st = mmapio_test::run_child("open_ex_flusher_cannot_start", {p});
+  const int st = run_child("open_ex_flusher_cannot_start", {p});
   INFO("child status " << st
                        << " (10: succeeded; 21..35: returned code 20-status; "
                           "50: out touched; 51: syscall not pthread_create; "
@@ -1176,11 +1168,7 @@ TEST_CASE("mmapio_create: IO when the file cannot be sized",
 
 TEST_CASE("mmapio_create: NO_MEMORY when allocating the handle fails",
           "[mmapio_create][errors][open]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("f");
   const ChildOutcome r = run_in_child([&](int &extra) {
@@ -1301,7 +1289,7 @@ TEST_CASE("mmapio_open: IO when another OS failure occurs",
     std::string why;
     const std::string p = make_oversized_file(d, td.get(), &why);
     if (p.empty() || sizeof(void *) != 8) {
-      WARN("SKIPPED: no file above mmapio_max_size() possible: " << why);
+      MMAPIO_NOTE_SKIP("no file above mmapio_max_size() possible: " << why);
     } else {
       CHECK_CODE(mmapio_open(&m, p.c_str(), mode), MMAPIO_E_IO);
       CHECK(mmapio_last_error()->os_errno == EOVERFLOW);
@@ -1313,11 +1301,7 @@ TEST_CASE("mmapio_open: IO when another OS failure occurs",
 
 TEST_CASE("mmapio_open: NO_MEMORY when allocating the handle fails",
           "[mmapio_open][errors][open]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("empty");
   write_bytes(p, "");
@@ -1409,11 +1393,7 @@ TEST_CASE("mmapio_open_or_create: IO when an OS call fails",
 
 TEST_CASE("mmapio_open_or_create: NO_MEMORY when allocating the handle fails",
           "[mmapio_open_or_create][errors][open]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("f");
   write_bytes(p, kContent);
@@ -1581,11 +1561,7 @@ TEST_CASE("mmapio_from_fd: IO when fd is not open (EBADF)",
 
 TEST_CASE("mmapio_from_fd: NO_MEMORY when allocating the handle fails",
           "[mmapio_from_fd][errors][open]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
   const std::string p = d.path("empty");
   write_bytes(p, "");

@@ -4,6 +4,8 @@
 
 #include <sys/mman.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const uint64_t kSize = 16384;

@@ -16,13 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
-
-using mmapio_test::cannot_measure;
-using mmapio_test::dirty_of;
+using namespace mmapio_test;
 
 namespace {
 

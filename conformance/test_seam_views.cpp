@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+using namespace mmapio_test;
+
 namespace {
 
 int msync_calls = 0;
@@ -32,12 +34,6 @@ MapPtr create_always(const TempDir &td, uint64_t size) {
   return MapPtr(m);
 }
 
-struct SegmentReleaser {
-  void operator()(mmapio_segment *s) const noexcept {
-    mmapio_segment_release(s);
-  }
-};
-
 } // namespace
 
 TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
@@ -48,7 +44,7 @@ TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
   mmapio_segment *raw = nullptr;
   REQUIRE_OK(mmapio_segment_create(&raw, m.get(), kPage, kPage, 0));
   std::unique_ptr<mmapio_segment, SegmentReleaser> s(raw);
-  mmapio_test::SysGuard guard;
+  SysGuard guard;
   msync_calls = 0;
   guard.set("msync", failing_msync);
   CHECK_CODE(mmapio_segment_write(s.get(), 4, "data", 4),
@@ -69,11 +65,10 @@ TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, m.get(), "r+");
   if (rc == MMAPIO_E_UNSUPPORTED) {
-    WARN("SKIPPED: mmapio_fopen is unsupported in this build");
-    return;
+    MMAPIO_SKIP("mmapio_fopen is unsupported in this build");
   }
   REQUIRE_OK(rc);
-  mmapio_test::SysGuard guard;
+  SysGuard guard;
   guard.set("msync", failing_msync);
   REQUIRE(std::fputs("abc", f) >= 0);
   errno = 0;

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 77, 11);

@@ -2,7 +2,6 @@
 // MMAPIO_SEGMENT_NOPIN, and what a resize does to each.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -14,7 +13,7 @@
 
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
+using namespace mmapio_test;
 
 namespace {
 
@@ -26,31 +25,12 @@ MapPtr ro_map(const TempDir &td, const std::string &bytes) {
   return MapPtr(m);
 }
 
-struct SegmentReleaser {
-  void operator()(mmapio_segment *s) const noexcept {
-    mmapio_segment_release(s);
-  }
-};
-using SegPtr = std::unique_ptr<mmapio_segment, SegmentReleaser>;
-
 SegPtr make_segment(mmapio_map *m, uint64_t off, uint64_t len,
                     unsigned flags = 0) {
   mmapio_segment *s = nullptr;
   REQUIRE_OK(mmapio_segment_create(&s, m, off, len, flags));
   REQUIRE(s != nullptr);
   return SegPtr(s);
-}
-
-// True when mmapio_unmap refuses because of other holders. When it does
-// not refuse, the handle is consumed and m is emptied.
-bool unmap_is_busy(MapPtr &m) {
-  int fd = -1;
-  const int rc = mmapio_unmap(m.get(), &fd);
-  if (rc == 0) {
-    m.release();
-    ::close(fd);
-  }
-  return rc == MMAPIO_E_BUSY;
 }
 
 mmapio_segment *const kBadSeg = reinterpret_cast<mmapio_segment *>(0x10);
@@ -403,7 +383,7 @@ TEST_CASE("mmapio_segment_create: NO_MEMORY when allocating the segment fails",
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   const ChildOutcome r = run_in_child([&m](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     mmapio_segment *s = kBadSeg;
     const int rc = mmapio_segment_create(&s, m.get(), 0, 1, 0);

@@ -2,7 +2,6 @@
 // mmapio_read_bytes and mmapio_send_range.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -19,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+using namespace mmapio_test;
 
 namespace {
 
@@ -57,18 +58,6 @@ FilePtr open_stream(mmapio_map *m, const char *mode) {
   FilePtr var = open_stream(map, mode);                                        \
   if (!var)                                                                    \
   MMAPIO_SKIP("mmapio_fopen is unsupported in this build (no fopencookie)")
-
-// True when mmapio_unmap refuses because of other holders. When it does
-// not refuse, the handle is consumed and m is emptied.
-bool unmap_is_busy(MapPtr &m) {
-  int fd = -1;
-  const int rc = mmapio_unmap(m.get(), &fd);
-  if (rc == 0) {
-    m.release();
-    ::close(fd);
-  }
-  return rc == MMAPIO_E_BUSY;
-}
 
 // A file of pattern bytes, mapped in mode.
 struct Fixture {
@@ -549,7 +538,7 @@ TEST_CASE("mmapio_cursor_open: NO_MEMORY when allocating the cursor fails",
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   Fixture f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     mmapio_cursor *c = reinterpret_cast<mmapio_cursor *>(0x10);
     const int rc = mmapio_cursor_open(&c, f.map.get());
@@ -700,7 +689,7 @@ TEST_CASE("mmapio_fopen: NO_MEMORY when allocating the stream fails",
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   Fixture f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     FILE *s = reinterpret_cast<FILE *>(0x10);
     const int rc = mmapio_fopen(&s, f.map.get(), "r");
@@ -747,7 +736,7 @@ TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
   constexpr uint64_t size = mmapio_test_big_file() / 2;
   MapPtr m = create_map(td.path("big"), size);
   const ChildOutcome r = run_in_child([&m](int &extra) {
-    if (!mmapio_views_test::limit_address_space(size_t{1} << 28))
+    if (!limit_address_space(size_t{1} << 28))
       return 100;
     void *p = const_cast<char *>(kBadText);
     // The whole file: more than the 256 MiB the child may still map.

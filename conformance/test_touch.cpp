@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 
@@ -215,10 +215,10 @@ TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
   INFO(size << " bytes");
   Made mk = make_backing(dir, Backing::RW, size);
   (void)drop_page_cache(mk.path); // at least written back: clean
-  REQUIRE(mmapio_test::smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
+  REQUIRE(smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
   REQUIRE_OK(mmapio_touch_pages(mk.map.get()));
   REQUIRE_OK(mmapio_touch_pages(mk.map.get()));
-  CHECK(mmapio_test::smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
+  CHECK(smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
   CHECK(mmapio_pending(mk.map.get()) == 0);
 }
 

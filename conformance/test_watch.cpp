@@ -26,12 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
-
-using mmapio_test::run_child;
+using namespace mmapio_test;
 
 namespace {
 
@@ -188,8 +183,6 @@ bool has_kind(const std::vector<mmapio_watch_event> &v, mmapio_watch_kind k) {
       return true;
   return false;
 }
-
-void ignore_event(const mmapio_watch_event *, void *) {}
 
 } // namespace
 
