@@ -583,6 +583,31 @@ inline bool exhaust_memory_in_child() {
   return g_mmapio_sink == nullptr;
 }
 
+/** Runs open(&m) in a forked child with no memory left
+ *  (exhaust_memory_in_child), m preset to map_sentinel(); the outcome's
+ *  extra is 1 when the call left m untouched. */
+template <class Open> ChildOutcome open_without_memory(Open &&open) {
+  return run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = open(&m);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+}
+
+/** Checks what call (a function that allocates a handle and maps) did
+ *  with no memory left: a clean failure, NO_MEMORY, or IO with ENOMEM
+ *  where the library maps before it allocates (the mmap meets the
+ *  exhausted address space first), which a warning reports. */
+inline void check_out_of_memory(const ChildOutcome &r, const char *call) {
+  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
+  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
+  CHECK((no_memory || mmap_enomem));
+  if (mmap_enomem)
+    WARN(call << " reported IO/ENOMEM (mmap before allocating the handle)");
+}
+
 // ------------------------------------------------------------------
 // Writing through each path, reading the file behind the mapping
 // ------------------------------------------------------------------
@@ -669,6 +694,20 @@ inline MapPtr open_map(const std::string &path, mmapio_mode mode) {
   REQUIRE(m != nullptr);
   return MapPtr(m);
 }
+
+// A file of size pattern bytes (pattern_bytes(size, seed)) mapped in mode
+// (an empty file only RO): the fixture of the view tests.
+struct MappedFile {
+  TempDir td;
+  std::string path;
+  std::string bytes;
+  MapPtr map;
+  MappedFile(uint64_t size, mmapio_mode mode, unsigned seed = 7)
+      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
+    write_bytes(path, bytes);
+    map = open_map(path, mode);
+  }
+};
 
 // A new file of size bytes opened RW under a flush policy (and option
 // flags); the test stops here if it fails.

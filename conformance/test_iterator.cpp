@@ -21,21 +21,6 @@ namespace {
 const uint64_t kSizes[] = {0, 1, kPage - 1, kPage, kPage + 1, 10 * kPage + 17};
 const size_t kChunkSizes[] = {1, 7, static_cast<size_t>(kPage), 65536};
 
-// A file of size pattern bytes mapped in mode (an empty file only RO).
-struct Fixture {
-  TempDir td;
-  std::string path;
-  std::string bytes;
-  MapPtr map;
-  Fixture(uint64_t size, mmapio_mode mode, unsigned seed = 7)
-      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
-    write_bytes(path, bytes);
-    mmapio_map *m = nullptr;
-    REQUIRE_OK(mmapio_open(&m, path.c_str(), mode));
-    map.reset(m);
-  }
-};
-
 // Walks it to the end; checks every chunk against bytes and the mapping.
 void check_walk(mmapio_chunks &it, mmapio_map *m, const std::string &bytes,
                 size_t chunk) {
@@ -79,7 +64,7 @@ TEST_CASE("mmapio_chunks_next: every file size x chunk size yields the file's "
       size == 0 ? MMAPIO_MODE_RO
                 : GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(size, chunk, mode);
-  Fixture f(size, mode);
+  MappedFile f(size, mode);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), chunk));
   check_walk(it, f.map.get(), f.bytes, chunk);
@@ -92,7 +77,7 @@ TEST_CASE("mmapio_pages_begin: pages are chunks of the page size",
   const uint64_t size =
       GENERATE(from_range(std::begin(kSizes), std::end(kSizes)));
   CAPTURE(size);
-  Fixture f(size, MMAPIO_MODE_RO);
+  MappedFile f(size, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
   check_walk(it, f.map.get(), f.bytes, static_cast<size_t>(kPage));
@@ -107,7 +92,7 @@ TEST_CASE("mmapio_chunks_next_owned: every file size x chunk size yields "
   const size_t chunk =
       GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
   CAPTURE(size, chunk);
-  Fixture f(size, MMAPIO_MODE_RO);
+  MappedFile f(size, MMAPIO_MODE_RO);
   const auto *base =
       static_cast<const unsigned char *>(mmapio_base(f.map.get()));
   mmapio_chunks it;
@@ -141,7 +126,7 @@ TEST_CASE("mmapio_chunks_next_owned: every file size x chunk size yields "
 TEST_CASE("mmapio_chunks_next_owned: mixes with mmapio_chunks_next on one "
           "walk (pages_owned)",
           "[mmapio_chunks_next_owned][mmapio_pages_begin][iterator]") {
-  Fixture f(3 * kPage + 5, MMAPIO_MODE_RO);
+  MappedFile f(3 * kPage + 5, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
   mmapio_chunk v{};
@@ -283,7 +268,7 @@ TEST_CASE("mmapio_chunks_next: growth that moves the base does not disturb "
 TEST_CASE("mmapio_chunks_begin: the walk keeps a closed mapping alive until "
           "its end",
           "[mmapio_chunks_begin][mmapio_close][iterator]") {
-  Fixture f(2 * kPage + 3, MMAPIO_MODE_RO);
+  MappedFile f(2 * kPage + 3, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 100));
   int fd = -1;
@@ -475,7 +460,7 @@ TEST_CASE("mmapio_chunks_mut: every file size x chunk size visits each chunk "
       GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(size, chunk, mode);
-  Fixture f(size, mode);
+  MappedFile f(size, mode);
   MutLog log;
   REQUIRE_OK(mmapio_chunks_mut(f.map.get(), chunk, fill_chunk, &log));
   REQUIRE(log.offs.size() == (size + chunk - 1) / chunk);
@@ -540,7 +525,7 @@ TEST_CASE("mmapio_chunks_mut: the walk is pinned: a shrink from the callback "
 
 TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when it or m is NULL",
           "[mmapio_chunks_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   std::memset(&it, 0xAB, sizeof it);
   CHECK_CODE(mmapio_chunks_begin(&it, nullptr, 16), MMAPIO_E_INVALID_ARGUMENT);
@@ -552,7 +537,7 @@ TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when it or m is NULL",
 
 TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when chunk_size is 0",
           "[mmapio_chunks_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   std::memset(&it, 0xAB, sizeof it);
   CHECK_CODE(mmapio_chunks_begin(&it, f.map.get(), 0),
@@ -563,7 +548,7 @@ TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when chunk_size is 0",
 
 TEST_CASE("mmapio_pages_begin: INVALID_ARGUMENT when it or m is NULL",
           "[mmapio_pages_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   CHECK_CODE(mmapio_pages_begin(&it, nullptr), MMAPIO_E_INVALID_ARGUMENT);
   CHECK_CODE(mmapio_pages_begin(nullptr, f.map.get()),
@@ -573,7 +558,7 @@ TEST_CASE("mmapio_pages_begin: INVALID_ARGUMENT when it or m is NULL",
 
 TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
           "[mmapio_chunks_next_owned][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 16));
   mmapio_owned_chunk o{};
@@ -591,7 +576,7 @@ TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
           "[mmapio_chunks_next_owned][errors][iterator]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   // A sparse file far larger than the memory the child may still map.
-  Fixture f(0, MMAPIO_MODE_RO);
+  MappedFile f(0, MMAPIO_MODE_RO);
   const std::string big = f.td.path("big");
   mmapio_map *raw = nullptr;
   constexpr uint64_t size = mmapio_test_big_file();
@@ -639,7 +624,7 @@ TEST_CASE("mmapio_chunks_mut: INVALID_ARGUMENT when chunk_size is 0",
 
 TEST_CASE("mmapio_chunks_mut: INVALID_MODE when the mapping is read-only",
           "[mmapio_chunks_mut][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   MutLog log;
   CHECK_CODE(mmapio_chunks_mut(f.map.get(), 16, fill_chunk, &log),
              MMAPIO_E_INVALID_MODE);

@@ -209,12 +209,7 @@ TEST_CASE("mmapio_write_file: NO_MEMORY when allocating the handle fails",
   });
   INFO(r.describe());
   REQUIRE(r.reported);
-  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
-  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
-  CHECK((no_memory || mmap_enomem));
-  if (mmap_enomem)
-    WARN("mmapio_write_file reported IO/ENOMEM (mmap before allocating the "
-         "handle)");
+  check_out_of_memory(r, "mmapio_write_file");
   CHECK_BYTES(read_bytes(p), kContent);
 }
 

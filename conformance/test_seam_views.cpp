@@ -24,23 +24,13 @@ int failing_msync(void *, size_t, int) {
   return -1;
 }
 
-// A fresh RW mapping whose every update is flushed (policy ALWAYS).
-MapPtr create_always(const TempDir &td, uint64_t size) {
-  mmapio_options o = MMAPIO_OPTIONS_INIT;
-  o.size = size;
-  o.flush_policy = MMAPIO_FLUSH_ALWAYS;
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open_ex(&m, td.path("f").c_str(), &o, MMAPIO_CREATE));
-  return MapPtr(m);
-}
-
 } // namespace
 
 TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
           "requires fails",
           "[mmapio_segment_write][errors][segment]") {
   TempDir td;
-  MapPtr m = create_always(td, 2 * kPage);
+  MapPtr m = open_policy(td.path("f"), 2 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
   mmapio_segment *raw = nullptr;
   REQUIRE_OK(mmapio_segment_create(&raw, m.get(), kPage, kPage, 0));
   std::unique_ptr<mmapio_segment, SegmentReleaser> s(raw);
@@ -61,7 +51,7 @@ TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
           "the stream",
           "[mmapio_fopen][stream]") {
   TempDir td;
-  MapPtr m = create_always(td, kPage);
+  MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_ALWAYS, 0);
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, m.get(), "r+");
   if (rc == MMAPIO_E_UNSUPPORTED) {
