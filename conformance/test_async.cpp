@@ -149,7 +149,7 @@ void no_callback_expected(const mmapio_completion *) {}
 
 TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
           "nthreads is 0 or above MMAPIO_ASYNC_MAX_THREADS",
-          "[mmapio_async_pool_create][errors][async]") {
+          "[mmapio_async_pool_create][errors][async][linux]") {
   const size_t threads = thread_count_stable();
   mmapio_async_pool *p = nullptr;
   SECTION("out is NULL") {
@@ -207,8 +207,9 @@ TEST_CASE("mmapio_async_pool_create: NO_MEMORY when allocating the pool "
   CHECK(r.extra == 1);
 }
 
-TEST_CASE("mmapio_async_pool: the threads exist while the pool does",
-          "[mmapio_async_pool_create][mmapio_async_pool_destroy][async]") {
+TEST_CASE(
+    "mmapio_async_pool: the threads exist while the pool does",
+    "[mmapio_async_pool_create][mmapio_async_pool_destroy][async][linux]") {
   const unsigned n = GENERATE(1u, 3u, unsigned(MMAPIO_ASYNC_MAX_THREADS));
   CAPTURE(n);
   const size_t threads = thread_count_stable();
@@ -831,7 +832,7 @@ TEST_CASE("async: completions through the descriptor, driven by a libuv "
 
 TEST_CASE("async: closing a handle with operations in flight is defined: "
           "they finish, then the handle is released",
-          "[async]") {
+          "[async][linux]") {
   TempDir td;
   const std::string f = td.path("f");
   const size_t fds = fd_count();
@@ -888,7 +889,7 @@ TEST_CASE("async: mmapio_unmap is BUSY while an operation holds the handle, "
 
 TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
           "first, none is lost",
-          "[mmapio_async_pool_destroy][async]") {
+          "[mmapio_async_pool_destroy][async][linux]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), 4 * kPage);
   Collector col;
@@ -933,7 +934,7 @@ TEST_CASE("mmapio_async_pool_destroy: operations submitted by callbacks "
 
 TEST_CASE("mmapio_async_pool_destroy: unreaped records are discarded and "
           "their new handles closed",
-          "[mmapio_async_pool_destroy][async]") {
+          "[mmapio_async_pool_destroy][async][linux]") {
   TempDir td;
   const size_t fds = fd_count();
   mmapio_async_pool *pool = nullptr;
@@ -948,7 +949,8 @@ TEST_CASE("mmapio_async_pool_destroy: unreaped records are discarded and "
   CHECK(fd_count() == fds); // every created handle was closed
 }
 
-TEST_CASE("async: a callback may close the handle it operated on", "[async]") {
+TEST_CASE("async: a callback may close the handle it operated on",
+          "[async][linux]") {
   TempDir td;
   const size_t fds = fd_count();
   PoolPtr pool = make_pool(1);

@@ -319,7 +319,7 @@ TEST_CASE("atomic views across processes: two processes x 10^6 fetch_add on "
 
 TEST_CASE("atomic views across processes: two processes x 10^6 fetch_add on "
           "a shared anonymous (memfd) region reach the exact sum",
-          "[mmapio_view_atomic_u64_mut][atomic][ipc]") {
+          "[mmapio_view_atomic_u64_mut][atomic][ipc][linux]") {
   // The region has no name: the children inherit its descriptor.
   const int fd = ::memfd_create("mmapio-atomic-test", 0);
   if (fd < 0)

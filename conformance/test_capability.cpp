@@ -28,7 +28,7 @@ std::string maps_now() {
 
 TEST_CASE("mmapio_capability_query: every capability answers with its name "
           "and a reason, and keeps nothing",
-          "[capability]") {
+          "[capability][linux]") {
   std::set<std::string> names;
   // Once first: the C library's own first-use state (the pagemap
   // descriptor the library keeps open, locale data of strerror) is then
@@ -110,7 +110,7 @@ TEST_CASE("mmapio_capability_query: the page size, the memlock limit and "
 
 TEST_CASE("mmapio_capability_query: each answer agrees with the function "
           "behind it",
-          "[capability]") {
+          "[capability][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   write_bytes(p, pattern_bytes(4 * kPage, 1));

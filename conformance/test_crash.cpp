@@ -193,7 +193,7 @@ unsigned kills_to_make() {
 
 TEST_CASE("crash loop: every acknowledged record survives SIGKILL, and its "
           "pages are written back",
-          "[crash][durability][mmapio_flush][mmapio_flush_range]") {
+          "[crash][durability][mmapio_flush][mmapio_flush_range][linux]") {
   TempDir td;
   if (on_tmpfs(td.dir()))
     MMAPIO_SKIP(td.dir() << " is on tmpfs: no writeback, so the pages of "

@@ -162,7 +162,7 @@ TEST_CASE("create: a failure under RLIMIT_FSIZE leaves an existing file as "
 
 TEST_CASE("create: PREALLOCATE on a file system too small fails with "
           "RESIZE_FAILED and leaves the file as it was",
-          "[mmapio_open_ex][create]") {
+          "[mmapio_open_ex][create][linux]") {
   // A 512 KiB tmpfs in a private mount namespace of a child; the 1 MiB
   // preallocation fails with ENOSPC. Replacing a 300 KiB file by another
   // needs room for both, which the tmpfs does not have either.

@@ -24,7 +24,7 @@ namespace {} // namespace
 
 TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
           "path wrote it",
-          "[mmapio_flush][durability]") {
+          "[mmapio_flush][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -60,7 +60,7 @@ TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
 
 TEST_CASE("durability: mmapio_flush writes back pages dirtied again after an "
           "earlier flush",
-          "[mmapio_flush][durability]") {
+          "[mmapio_flush][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -87,7 +87,7 @@ TEST_CASE("durability: mmapio_flush writes back pages dirtied again after an "
 
 TEST_CASE("durability: mmapio_flush_range over exactly the written range "
           "writes it back",
-          "[mmapio_flush_range][durability]") {
+          "[mmapio_flush_range][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -117,7 +117,7 @@ TEST_CASE("durability: mmapio_flush_range over exactly the written range "
 
 TEST_CASE("durability: mmapio_flush_range over several separate written "
           "ranges writes them all back",
-          "[mmapio_flush_range][durability]") {
+          "[mmapio_flush_range][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));

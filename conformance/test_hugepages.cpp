@@ -170,7 +170,7 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
 
 TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
           "backed",
-          "[mmapio_is_hugepage_backed][hugepages]") {
+          "[mmapio_is_hugepage_backed][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -188,8 +188,9 @@ TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
   CHECK(std::string(r.detail).find("no huge pages") == 0);
 }
 
-TEST_CASE("mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
-          "[mmapio_is_hugepage_backed][mmapio_hugepage_diagnose][hugepages]") {
+TEST_CASE(
+    "mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
+    "[mmapio_is_hugepage_backed][mmapio_hugepage_diagnose][hugepages][linux]") {
   if (smaps_blocker().empty())
     MMAPIO_SKIP("the library can read /proc/self/smaps here");
   MapPtr m;
@@ -207,7 +208,7 @@ TEST_CASE("mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
 
 TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
           "resident",
-          "[mmapio_hugepage_diagnose][hugepages]") {
+          "[mmapio_hugepage_diagnose][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -236,7 +237,7 @@ TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
 }
 
 TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
-          "[mmapio_hugepage_diagnose][hugepages][cow]") {
+          "[mmapio_hugepage_diagnose][hugepages][cow][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -250,9 +251,10 @@ TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
   CHECK(r.resident_bytes >= kMiB);
 }
 
-TEST_CASE("mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
-          "and smaps",
-          "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages]") {
+TEST_CASE(
+    "mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
+    "and smaps",
+    "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -311,7 +313,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: lack of huge pages is never an error",
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
           "the kernel can collapse shared memory",
-          "[mmapio_anon_ex][hugepages][anon]") {
+          "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -338,7 +340,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
           "file system gives them",
-          "[mmapio_open_ex][hugepages]") {
+          "[mmapio_open_ex][hugepages][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -372,7 +374,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
           "the pool has pages",
-          "[mmapio_anon_ex][hugepages][anon]") {
+          "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!linux_build())
@@ -410,9 +412,10 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
   CHECK(got == bytes);
 }
 
-TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
-          "region falls back and says so",
-          "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon]") {
+TEST_CASE(
+    "MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
+    "region falls back and says so",
+    "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -437,7 +440,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
 }
 
 TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
-          "[mmapio_hugepage_diagnose][hugepages][anon]") {
+          "[mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())

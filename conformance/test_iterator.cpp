@@ -226,7 +226,7 @@ TEST_CASE("mmapio_chunks_next: growth during a walk is not seen",
 
 TEST_CASE("mmapio_chunks_next: growth that moves the base does not disturb "
           "a walk",
-          "[mmapio_chunks_next][mmapio_resize][iterator][resize]") {
+          "[mmapio_chunks_next][mmapio_resize][iterator][resize][linux]") {
   TempDir td;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.size = 4 * kPage;
@@ -573,7 +573,7 @@ TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
 
 TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
           "allocated",
-          "[mmapio_chunks_next_owned][errors][iterator]") {
+          "[mmapio_chunks_next_owned][errors][iterator][linux]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   // A sparse file far larger than the memory the child may still map.
   MappedFile f(0, MMAPIO_MODE_RO);

@@ -112,7 +112,7 @@ TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is NULL or data is "
 
 TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is not a regular "
           "file",
-          "[mmapio_write_file][errors][access][security]") {
+          "[mmapio_write_file][errors][access][security][linux]") {
   TempDir d;
   std::string p;
   std::unique_ptr<SocketFile> sock;
@@ -315,7 +315,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src or dst is NULL",
 }
 
 TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
-          "[mmapio_copy_file][errors][open][security]") {
+          "[mmapio_copy_file][errors][open][security][linux]") {
   TempDir d;
   std::string src;
   std::unique_ptr<SocketFile> sock;
@@ -430,7 +430,7 @@ TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
 
 TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
           "regular file",
-          "[mmapio_delete_file][errors][open][security]") {
+          "[mmapio_delete_file][errors][open][security][linux]") {
   TempDir d;
   SECTION("path is NULL") {
     CHECK_CODE(mmapio_delete_file(nullptr), MMAPIO_E_INVALID_ARGUMENT);
@@ -464,7 +464,7 @@ TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
 
 TEST_CASE("mmapio_delete_file: IO when the file does not exist or cannot be "
           "removed",
-          "[mmapio_delete_file][errors][open]") {
+          "[mmapio_delete_file][errors][open][linux]") {
   TempDir d;
   SECTION("missing (ENOENT)") {
     CHECK_CODE(mmapio_delete_file(d.path("missing").c_str()), MMAPIO_E_IO);

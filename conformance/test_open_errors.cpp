@@ -346,7 +346,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when opening a zero-length file RW "
 }
 
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when preallocation fails",
-          "[mmapio_open_ex][errors][open]") {
+          "[mmapio_open_ex][errors][open][linux]") {
   // tmpfs refuses a fallocate larger than the filesystem up front (ENOSPC)
   // without using memory, while the sparse ftruncate succeeds.
   const std::string base = tmpfs_base();
@@ -454,7 +454,7 @@ std::string make_oversized_file(const TempDir &d, const TempDir *tmpfs_dir,
 
 TEST_CASE("mmapio_open_ex: IO when the file is too large for the address "
           "space",
-          "[mmapio_open_ex][errors][open]") {
+          "[mmapio_open_ex][errors][open][linux]") {
   if (sizeof(void *) != 8) {
     MMAPIO_SKIP("needs a 64-bit build (a sparse file above max_size)");
   }
@@ -774,7 +774,7 @@ TEST_CASE("mmapio_open: IO when the file is missing",
 }
 
 TEST_CASE("mmapio_open: IO when another OS failure occurs",
-          "[mmapio_open][errors][open]") {
+          "[mmapio_open][errors][open][linux]") {
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);

@@ -54,7 +54,7 @@ TEST_CASE("flush policy MANUAL: updates stay pending until an explicit "
 
 TEST_CASE("flush policy ALWAYS: each update leaves nothing pending and its "
           "pages clean",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 8 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
   const std::string why = cannot_measure(td.dir());
@@ -110,7 +110,7 @@ TEST_CASE("flush policy EVERY_WRITES: every w-th update flushes",
 
 TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
           "after the last write, whatever path wrote",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())
@@ -134,7 +134,7 @@ TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: keeps flushing later writes",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())
@@ -164,7 +164,7 @@ TEST_CASE("flush policy EVERY_MILLIS: the bytes reach the file without an "
 
 TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
           "handle closes",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   {
@@ -181,7 +181,7 @@ TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
@@ -195,7 +195,7 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
 
 TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
           "until the last reference goes",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   mmapio_map *m = nullptr;
@@ -213,7 +213,7 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
 
 TEST_CASE("flush policy EVERY_MILLIS: opening and closing repeatedly leaves "
           "no thread behind",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   for (int i = 0; i < 50; i++) {
@@ -293,7 +293,7 @@ TEST_CASE("mmapio_flush_hint: anonymous mappings return 0",
 
 TEST_CASE("mmapio_flush_hint: starts writeback of pages written through "
           "any path: they become clean without a durable flush",
-          "[mmapio_flush_hint][durability]") {
+          "[mmapio_flush_hint][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())

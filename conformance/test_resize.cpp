@@ -348,7 +348,7 @@ TEST_CASE("mmapio_resize: growth past a small reservation reports whether "
 
 TEST_CASE("mmapio_resize: growth that cannot extend in place moves the base "
           "and old pointers stay valid",
-          "[mmapio_resize][resize]") {
+          "[mmapio_resize][resize][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   const uint64_t from = 4 * kPage;
@@ -586,10 +586,10 @@ TEST_CASE("mmapio_resize: readers racing a resizing thread get 0 or "
   CHECK(file_size(p) == mmapio_len(map));
 }
 
-TEST_CASE(
-    "mmapio_resize: views racing growth that moves the base cover "
-    "every byte of the length they were checked against",
-    "[mmapio_resize][mmapio_view][mmapio_view_atomic_u32_array][resize]") {
+TEST_CASE("mmapio_resize: views racing growth that moves the base cover "
+          "every byte of the length they were checked against",
+          "[mmapio_resize][mmapio_view][mmapio_view_atomic_u32_array]"
+          "[resize][linux]") {
   // The inline views read the length, then the base, with no retry. A
   // reader that paired an old base with a grown length would read past
   // the old reservation (PROT_NONE or unmapped) and crash the suite; so

@@ -561,7 +561,7 @@ void *misplacing_mmap(void *addr, size_t len, int prot, int flags, int fd,
 
 TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
           "even where the kernel places them anywhere",
-          "[mmapio_open][mmapio_create][hugepages]") {
+          "[mmapio_open][mmapio_create][hugepages][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
@@ -597,7 +597,7 @@ TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
 }
 
 TEST_CASE("mmapio_resize: RESIZE_FAILED when mmap fails",
-          "[mmapio_resize][errors][resize]") {
+          "[mmapio_resize][errors][resize][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");

@@ -21,7 +21,7 @@ bool says(const mmapio_capability_info &c, const char *what) {
 
 TEST_CASE("mmapio_capability_query: a refused call is reported as missing, "
           "with its errno",
-          "[capability][seam]") {
+          "[capability][seam][linux]") {
   SysGuard guard;
   SECTION("populate refused (a kernel before 5.14)") {
     guard.fail("populate", EINVAL);

@@ -177,7 +177,7 @@ TEST_CASE("create: a failure injected at any system call leaves an existing "
 
 TEST_CASE("mmapio_open_ex: FLUSH_FAILED when MMAPIO_OPT_SYNC_DIR cannot sync "
           "the directory after the new file got its name",
-          "[mmapio_open_ex][errors][create][durability]") {
+          "[mmapio_open_ex][errors][create][durability][linux]") {
   const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   const bool existing = GENERATE(false, true);
   if (how == MMAPIO_OPEN_OR_CREATE && existing)
@@ -243,7 +243,7 @@ TEST_CASE("mmapio_copy_file: FLUSH_FAILED when syncing dst's directory fails "
 
 TEST_CASE("mmapio_open_or_create: a name that is missing when opened and "
           "taken when linked, round after round, ends in MMAPIO_E_IO",
-          "[mmapio_open_or_create][errors][create]") {
+          "[mmapio_open_or_create][errors][create][linux]") {
   // Another process creating and deleting the name between each open and
   // link is what this fakes: every link of the new file reports EEXIST
   // while the name stays free. The call returns instead of retrying

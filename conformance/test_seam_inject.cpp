@@ -784,7 +784,7 @@ void remove_all(const std::string &dir) {
 
 TEST_CASE("every system call of every operation below fails in turn, codes "
           "are documented and nothing leaks or is lost",
-          "[fault-injection][seam]") {
+          "[fault-injection][seam][linux]") {
   TempDir td;
   const std::string dir = td.dir();
   g_base_tasks = thread_count_stable();

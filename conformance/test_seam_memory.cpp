@@ -157,7 +157,7 @@ TEST_CASE("mmapio_unlock_all: UNLOCK_FAILED when munlock fails",
 }
 
 TEST_CASE("mmapio_resident: IO when mincore fails",
-          "[mmapio_resident][errors][touch]") {
+          "[mmapio_resident][errors][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(4 * kMiB);
   guard.fail("mincore", ENOMEM);
@@ -278,7 +278,7 @@ TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
 
 TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
           "every MMI_TOUCH_SMALL_RECHECK calls",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -294,7 +294,7 @@ TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
 
 TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
           "judged by the time their first page takes",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_UNKNOWN; // a kernel without PAGEMAP_SCAN
@@ -319,7 +319,7 @@ TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
 
 TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
           "faster, and the other is timed on an eighth every 16th call",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   const size_t size = 8 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -361,7 +361,7 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
 
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
           "small ones",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   const unsigned char *blk =
@@ -380,7 +380,7 @@ TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
 
 TEST_CASE("mmapio_touch_pages_range: a small range without a whole huge "
           "page probes its first page until a look finds it mapped",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -465,7 +465,7 @@ TEST_CASE("mmapio_touch_pages_range: a large range without a whole huge page "
 
 TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
           "range is looped inline, page by page",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -492,7 +492,7 @@ TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
 
 TEST_CASE("mmapio_touch_pages: a slow populate takes the loop until the "
           "next probe",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;
@@ -535,7 +535,7 @@ void check_segment_probes(const void *base, size_t size) {
 
 TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
           "small part looped",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   SysGuard guard(clear_records);
   const size_t size = 64 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -627,7 +627,7 @@ TEST_CASE("mmapio_touch_pages: a small range is probed once, a large one "
 }
 
 TEST_CASE("mmapio_touch_pages: without MADV_POPULATE_READ the loop does it",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;

@@ -131,7 +131,7 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread calls msync after an "
 
 TEST_CASE("flush policy EVERY_MILLIS: writes through a raw pointer are "
           "flushed although pending stays 0",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
@@ -167,7 +167,7 @@ TEST_CASE("flush policy EVERY_MILLIS: writes through a raw pointer are "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: no msync while nothing is dirty",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
@@ -487,7 +487,7 @@ namespace {} // namespace
 
 TEST_CASE("mmapio_watch_start: WATCH_FAILED when the watch limit is "
           "reached",
-          "[mmapio_watch_start][errors][watch]") {
+          "[mmapio_watch_start][errors][watch][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_MANUAL, 0);

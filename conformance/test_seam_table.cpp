@@ -47,7 +47,7 @@ TEST_CASE("system-call table: every entry is replaced and restored by name",
 }
 
 TEST_CASE("mmapio_open: IO when fstat fails, and the descriptor is closed",
-          "[mmapio_open][errors][open]") {
+          "[mmapio_open][errors][open][linux]") {
   SysGuard guard;
   TempDir td;
   const std::string p = td.path("f");

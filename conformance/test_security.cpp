@@ -404,7 +404,7 @@ void check_handle_cloexec(const std::set<int> &before, mmapio_map *m) {
 }
 } // namespace
 
-TEST_CASE("every fd the library opens is close-on-exec", "[security]") {
+TEST_CASE("every fd the library opens is close-on-exec", "[security][linux]") {
   TempDir d;
   const std::string existing = d.path("existing");
   write_bytes(existing, kContent);

@@ -300,7 +300,7 @@ TEST_CASE("mmapio_segment: segments racing resizes on another thread: a "
 
 TEST_CASE("mmapio_segment_view: after growth moves the base, views come from "
           "the new base with the same bytes",
-          "[mmapio_segment_view][mmapio_resize][segment][resize]") {
+          "[mmapio_segment_view][mmapio_resize][segment][resize][linux]") {
   TempDir td;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.size = 2 * kPage;

@@ -145,7 +145,8 @@ std::string header_path() {
 
 } // namespace
 
-TEST_CASE("creating 1 TiB makes a sparse file", "[sparse][mmapio_create]") {
+TEST_CASE("creating 1 TiB makes a sparse file",
+          "[sparse][mmapio_create][linux]") {
   const Creator c =
       GENERATE(Creator::Create, Creator::OpenOrCreate, Creator::OpenExCreate,
                Creator::OpenExOpenOrCreate);
@@ -166,7 +167,7 @@ TEST_CASE("creating 1 TiB makes a sparse file", "[sparse][mmapio_create]") {
 }
 
 TEST_CASE("a sparse 1 TiB file allocates only the pages written",
-          "[sparse][mmapio_create]") {
+          "[sparse][mmapio_create][linux]") {
   TempDir d;
   const std::string p = d.path("huge");
   MapPtr m = create_tib(Creator::Create, p);
@@ -199,7 +200,7 @@ TEST_CASE("a sparse 1 TiB file allocates only the pages written",
 
 TEST_CASE("mapping a sparse 1 TiB file adds almost nothing to the resident "
           "set",
-          "[sparse][mmapio_open]") {
+          "[sparse][mmapio_open][linux]") {
   TempDir d;
   const std::string p = d.path("huge");
   {

@@ -332,7 +332,7 @@ TEST_CASE("mmapio_fopen: a read-only stream refuses writes",
 }
 
 TEST_CASE("mmapio_fopen: the stream holds the mapping until fclose",
-          "[mmapio_fopen][stream]") {
+          "[mmapio_fopen][stream][linux]") {
   MappedFile fx(2000, MMAPIO_MODE_RO);
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, fx.map.get(), "r");
@@ -400,7 +400,7 @@ TEST_CASE("mmapio_send_range: sends what is in the mapping: RW views and COW "
 }
 
 TEST_CASE("mmapio_send_range: from a memfd-backed (anonymous) mapping",
-          "[mmapio_send_range][stream]") {
+          "[mmapio_send_range][stream][linux]") {
   const int fd = ::memfd_create("mmapio-send-test", MFD_CLOEXEC);
   if (fd < 0)
     MMAPIO_SKIP("memfd_create failed: " << std::strerror(errno));
@@ -717,7 +717,7 @@ TEST_CASE("mmapio_read_bytes: OUT_OF_BOUNDS when off + len exceeds the length",
 }
 
 TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
-          "[mmapio_read_bytes][errors][stream]") {
+          "[mmapio_read_bytes][errors][stream][linux]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   constexpr uint64_t size = mmapio_test_big_file() / 2;

@@ -55,7 +55,7 @@ TEST_CASE("mmapio_touch_pages_range: INVALID_ARGUMENT when m is NULL",
 
 TEST_CASE("mmapio_touch_pages_range: OUT_OF_BOUNDS when the range leaves "
           "the mapping",
-          "[mmapio_touch_pages_range][errors][touch]") {
+          "[mmapio_touch_pages_range][errors][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -82,7 +82,7 @@ static MapPtr guarded_truncated(const TempDir &dir, mmapio_mode mode) {
 
 TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
           "file was truncated",
-          "[mmapio_touch_pages_range][errors][touch]") {
+          "[mmapio_touch_pages_range][errors][touch][linux]") {
   TempDir dir;
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
@@ -115,7 +115,7 @@ TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
 }
 
 TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -131,7 +131,7 @@ TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
 // ------------------------------------------------------------------
 
 TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -152,7 +152,7 @@ TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
 }
 
 TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -171,7 +171,7 @@ TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
 }
 
 TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -193,7 +193,7 @@ TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
 }
 
 TEST_CASE("mmapio_touch_pages: reads the file in when it is not cached",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RO, 128 * kPage);
   if (!drop_page_cache(mk.path))
@@ -209,7 +209,7 @@ TEST_CASE("mmapio_touch_pages: reads the file in when it is not cached",
 }
 
 TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const size_t size = GENERATE(size_t(32 * 4096), size_t(8 * kMiB));
   INFO(size << " bytes");
@@ -223,7 +223,7 @@ TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
 }
 
 TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
-          "[mmapio_touch_pages][touch][cow]") {
+          "[mmapio_touch_pages][touch][cow][linux]") {
   TempDir dir;
   MapPtr m = fresh(dir, Backing::COW, 4 * kMiB);
   REQUIRE_OK(mmapio_touch_pages(m.get()));
@@ -232,7 +232,7 @@ TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
 }
 
 TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
-          "[mmapio_touch_pages][touch][open]") {
+          "[mmapio_touch_pages][touch][open][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -264,7 +264,7 @@ TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
 }
 
 TEST_CASE("mmapio_touch_pages: concurrent touches, reads and growth",
-          "[mmapio_touch_pages][touch][resize]") {
+          "[mmapio_touch_pages][touch][resize][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kMiB);
   mmapio_map *m = mk.map.get();
