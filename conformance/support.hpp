@@ -131,6 +131,15 @@ inline void write_bytes(const std::string &p, const std::string &bytes) {
   ::close(fd);
 }
 
+/** dir.path(name), after writing bytes there (write_bytes): a test's
+ *  file in one line. */
+inline std::string make_file(const TempDir &dir, const std::string &name,
+                             const std::string &bytes) {
+  const std::string p = dir.path(name);
+  write_bytes(p, bytes);
+  return p;
+}
+
 /** Everything read from fd until end of file; errno is set and false
  * returned on a read error (what was read is in *out). */
 inline bool read_all(int fd, std::string *out) {

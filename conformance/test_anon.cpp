@@ -481,8 +481,8 @@ TEST_CASE("mmapio_anon_seals: IO when the region is not a sealable file",
   // A regular file on disk passed as a "region": it maps, but has no seals
   // to query (F_GET_SEALS: EINVAL).
   TempDir dir;
-  const std::string p = dir.path("not-memfd.bin");
-  write_bytes(p, pattern_bytes(kPage, 1));
+  const std::string p =
+      make_file(dir, "not-memfd.bin", pattern_bytes(kPage, 1));
   int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
   REQUIRE(fd >= 0);
   SockPair sp;

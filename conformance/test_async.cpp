@@ -380,8 +380,7 @@ TEST_CASE("mmapio_async_delete_file: INVALID_ARGUMENT when pool or path is "
           "[mmapio_async_delete_file][errors][async]") {
   TempDir td;
   PoolPtr p = make_pool(1);
-  const std::string a = td.path("a");
-  write_bytes(a, "abc");
+  const std::string a = make_file(td, "a", "abc");
   CHECK_CODE(mmapio_async_delete_file(nullptr, a.c_str(), no_callback_expected,
                                       nullptr),
              MMAPIO_E_INVALID_ARGUMENT);
@@ -599,8 +598,7 @@ TEST_CASE("async operations report the synchronous error codes and detail "
 TEST_CASE("async update on a read-only handle completes with INVALID_MODE",
           "[async][errors]") {
   TempDir td;
-  const std::string f = td.path("f");
-  write_bytes(f, pattern_bytes(100));
+  const std::string f = make_file(td, "f", pattern_bytes(100));
   mmapio_map *ro = nullptr;
   REQUIRE_OK(mmapio_open(&ro, f.c_str(), MMAPIO_MODE_RO));
   MapPtr m(ro);

@@ -112,8 +112,7 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
           "behind it",
           "[capability][linux]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(4 * kPage, 1));
+  const std::string p = make_file(td, "f", pattern_bytes(4 * kPage, 1));
   MapPtr file = open_map(p, MMAPIO_MODE_RW);
   mmapio_map *m = file.get();
 

@@ -236,8 +236,7 @@ TEST_CASE("create: PREALLOCATE on a file system too small fails with "
 TEST_CASE("create: an empty file is sized in place",
           "[mmapio_create][mmapio_open_ex][create]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "f", "");
   REQUIRE(::chmod(p.c_str(), 0604) == 0);
   REQUIRE(::link(p.c_str(), d.path("other").c_str()) == 0);
   const ino_t ino = stat_of(p).st_ino;
@@ -256,8 +255,7 @@ TEST_CASE("create: a file with bytes is replaced, its other names and open "
           "and group carry over",
           "[mmapio_create][mmapio_open_ex][create]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kOld);
+  const std::string p = make_file(d, "f", kOld);
   REQUIRE(::chmod(p.c_str(), 0640) == 0);
   const bool root = ::geteuid() == 0;
   if (root)

@@ -26,8 +26,7 @@ TEST_CASE("mmapio_from_fd: maps the fd and takes ownership",
                Row{MMAPIO_MODE_COW, O_RDWR});
   INFO("mode " << row.mode << " flags " << row.flags);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int fd = open_fd(p, row.flags);
   char name[64];
   std::snprintf(name, sizeof name, "%s", "informational-name");
@@ -47,8 +46,7 @@ TEST_CASE("mmapio_from_fd: maps the fd and takes ownership",
 
 TEST_CASE("mmapio_from_fd: path may be NULL", "[mmapio_from_fd][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int fd = open_fd(p, O_RDONLY);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, nullptr));
@@ -60,8 +58,7 @@ TEST_CASE("mmapio_from_fd: path may be NULL", "[mmapio_from_fd][open]") {
 TEST_CASE("mmapio_from_fd: RO on an empty file is an empty mapping",
           "[mmapio_from_fd][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "f", "");
   const int fd = open_fd(p, O_RDONLY);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_from_fd(&m, fd, MMAPIO_MODE_RO, p.c_str()));
@@ -78,8 +75,7 @@ TEST_CASE("mmapio_from_fd: RO on an empty file is an empty mapping",
 TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when out is NULL",
           "[mmapio_from_fd][errors][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int fd = open_fd(p, O_RDWR);
   REQUIRE(::lseek(fd, 3, SEEK_SET) == 3);
   const FdState before = fd_state(fd);
@@ -105,8 +101,7 @@ TEST_CASE("mmapio_from_fd: INVALID_ARGUMENT when the mode is unknown",
   const int mode = GENERATE(0, 4, -1);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int fd = open_fd(p, O_RDWR);
   const FdState before = fd_state(fd);
   mmapio_map *m = map_sentinel();
@@ -170,8 +165,7 @@ TEST_CASE("mmapio_from_fd: INVALID_MODE when the fd's access mode does not "
                Row{O_WRONLY, MMAPIO_MODE_RO}, Row{O_WRONLY, MMAPIO_MODE_COW});
   INFO("flags " << row.flags << " mode " << row.mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int fd = open_fd(p, row.flags);
   const FdState before = fd_state(fd);
   mmapio_map *m = map_sentinel();
@@ -190,8 +184,7 @@ TEST_CASE("mmapio_from_fd: RESIZE_FAILED when the file is empty and mode is "
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   const int fd = open_fd(p, O_RDWR);
   const FdState before = fd_state(fd);
   mmapio_map *m = map_sentinel();
@@ -218,8 +211,7 @@ TEST_CASE("mmapio_from_fd: NO_MEMORY when allocating the handle fails",
           "[mmapio_from_fd][errors][open]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   const int fd = open_fd(p, O_RDONLY);
   const ChildOutcome r = run_in_child([&](int &extra) {
     mmapio_map *m = map_sentinel();

@@ -94,8 +94,7 @@ std::string shmem_collapse_blocker() {
 // does, else why not.
 std::string file_thp_blocker(const TempDir &dir) {
   const size_t len = 8 * kMiB;
-  const std::string p = dir.path("probe.bin");
-  write_bytes(p, pattern_bytes(len, 5));
+  const std::string p = make_file(dir, "probe.bin", pattern_bytes(len, 5));
   if (!drop_page_cache(p))
     return "the page cache of " + dir.dir() + " cannot be dropped";
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
@@ -212,8 +211,7 @@ TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
-  const std::string p = dir.path("cold.bin");
-  write_bytes(p, pattern_bytes(8 * kMiB, 1));
+  const std::string p = make_file(dir, "cold.bin", pattern_bytes(8 * kMiB, 1));
   mmapio_map *raw = nullptr;
   REQUIRE_OK(mmapio_open(&raw, p.c_str(), MMAPIO_MODE_RO));
   MapPtr m(raw);
@@ -267,8 +265,7 @@ TEST_CASE(
   if (b == Backing::Anon) {
     REQUIRE_OK(mmapio_anon_ex(&raw, size, flags | MMAPIO_OPT_TOUCH_EAGER));
   } else {
-    const std::string p = dir.path("agree.bin");
-    write_bytes(p, pattern_bytes(size, 2));
+    const std::string p = make_file(dir, "agree.bin", pattern_bytes(size, 2));
     mmapio_options o = MMAPIO_OPTIONS_INIT;
     o.mode = b == Backing::RW ? MMAPIO_MODE_RW : MMAPIO_MODE_RO;
     o.flags = flags | MMAPIO_OPT_TOUCH_EAGER;
@@ -352,8 +349,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
   const size_t size = 8 * kMiB;
-  const std::string p = dir.path("huge.bin");
-  write_bytes(p, pattern_bytes(size, 4));
+  const std::string p = make_file(dir, "huge.bin", pattern_bytes(size, 4));
   REQUIRE(drop_page_cache(p));
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;

@@ -388,8 +388,7 @@ TEST_CASE("mmapio_chunks_end: the last walk and the last reference, dropped "
   // ASan, TSan and valgrind see a double free or a leak; the walk's bytes
   // stay readable until its end.
   TempDir td;
-  const std::string path = td.path("f");
-  write_bytes(path, pattern_bytes(2 * kPage, 3));
+  const std::string path = make_file(td, "f", pattern_bytes(2 * kPage, 3));
   const int rounds = mmapio_test_under_valgrind() ? 50 : 500;
   for (int round = 0; round < rounds; round++) {
     mmapio_map *m = nullptr;

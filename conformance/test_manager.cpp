@@ -68,8 +68,7 @@ bool set_immutable(const std::string &p, bool on) {
 TEST_CASE("mmapio_write_file: writes the bytes in place",
           "[mmapio_write_file][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ino_t ino = stat_of(p).st_ino;
   const size_t n = kContent.size();
   std::string want = kContent;
@@ -97,8 +96,7 @@ TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is NULL or data is "
           "NULL with len > 0",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   SECTION("path is NULL") {
     CHECK_CODE(mmapio_write_file(nullptr, 0, "x", 1),
                MMAPIO_E_INVALID_ARGUMENT);
@@ -146,8 +144,7 @@ TEST_CASE("mmapio_write_file: OUT_OF_BOUNDS when off + len exceeds the "
           "file's size",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const uint64_t n = kContent.size();
   const std::string src(static_cast<size_t>(n) + 16, '@');
   struct Row {
@@ -171,8 +168,7 @@ TEST_CASE("mmapio_write_file: OUT_OF_BOUNDS when off + len exceeds the "
 TEST_CASE("mmapio_write_file: RESIZE_FAILED when the file is empty",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   CHECK_CODE(mmapio_write_file(p.c_str(), 0, "x", 1), MMAPIO_E_RESIZE_FAILED);
   CHECK_CODE(mmapio_write_file(p.c_str(), 0, nullptr, 0),
              MMAPIO_E_RESIZE_FAILED);
@@ -201,8 +197,7 @@ TEST_CASE("mmapio_write_file: NO_MEMORY when allocating the handle fails",
           "[mmapio_write_file][errors][access]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ChildOutcome r = run_in_child([&](int &) {
     exhaust_memory_in_child();
     return mmapio_write_file(p.c_str(), 0, "xyz", 3);
@@ -332,8 +327,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
     src = d.path("sock");
     sock.reset(new SocketFile(src));
   }
-  const std::string dst = d.path("dst");
-  write_bytes(dst, kContent);
+  const std::string dst = make_file(d, "dst", kContent);
   const std::vector<std::string> before = dir_listing(d.dir());
   const ChildOutcome r =
       in_child([&] { return mmapio_copy_file(src.c_str(), dst.c_str()); });
@@ -347,8 +341,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
 TEST_CASE("mmapio_copy_file: IO when src cannot be read",
           "[mmapio_copy_file][errors][open]") {
   TempDir d;
-  const std::string dst = d.path("dst");
-  write_bytes(dst, kContent);
+  const std::string dst = make_file(d, "dst", kContent);
   write_bytes(d.path("file"), "x");
   SECTION("src is missing") {
     CHECK_CODE(mmapio_copy_file(d.path("missing").c_str(), dst.c_str()),
@@ -367,8 +360,7 @@ TEST_CASE("mmapio_copy_file: IO when src cannot be read",
 TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
           "[mmapio_copy_file][errors][open]") {
   TempDir d;
-  const std::string src = d.path("src");
-  write_bytes(src, kContent);
+  const std::string src = make_file(d, "src", kContent);
   SECTION("dst's directory is missing") {
     CHECK_CODE(mmapio_copy_file(src.c_str(), d.path("nodir/dst").c_str()),
                MMAPIO_E_IO);
@@ -387,8 +379,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
     // RLIMIT_FSIZE below the source's size, in a child.
     const std::string big = pattern_bytes(3 << 20, 8);
     write_bytes(src, big);
-    const std::string dst = d.path("dst");
-    write_bytes(dst, kContent);
+    const std::string dst = make_file(d, "dst", kContent);
     const ChildOutcome r = run_in_child([&](int &) {
       ::signal(SIGXFSZ, SIG_IGN);
       struct rlimit rl;
@@ -414,8 +405,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
 TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
           "[mmapio_delete_file][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   MapPtr g(m);
@@ -477,8 +467,7 @@ TEST_CASE("mmapio_delete_file: IO when the file does not exist or cannot be "
     CHECK(path_exists(d.path("file")));
   }
   SECTION("an immutable file cannot be removed (EPERM)") {
-    const std::string p = d.path("locked");
-    write_bytes(p, kContent);
+    const std::string p = make_file(d, "locked", kContent);
     if (!set_immutable(p, true)) {
       MMAPIO_NOTE_SKIP("cannot set FS_IMMUTABLE_FL on "
                        << p << ": " << std::strerror(errno));

@@ -57,8 +57,7 @@ TEST_CASE("mmapio_open: every mode maps the whole file",
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   MapPtr m = open_map(p, mode);
   CHECK(mmapio_len(m.get()) == kContent.size());
   CHECK_FALSE(mmapio_is_empty(m.get()));
@@ -98,8 +97,7 @@ TEST_CASE("mmapio_open: every mode maps the whole file",
 TEST_CASE("mmapio_open: RO on a zero-length file is an empty mapping",
           "[mmapio_open][open]") {
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   MapPtr m = open_map(p, MMAPIO_MODE_RO);
   CHECK(mmapio_len(m.get()) == 0);
   CHECK(mmapio_is_empty(m.get()));
@@ -118,8 +116,7 @@ TEST_CASE("mmapio_open_ex: OPEN maps an existing file in every mode",
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.mode = mode;
   o.size = 1; // ignored by OPEN
@@ -185,8 +182,7 @@ TEST_CASE("mmapio_open_ex: OPEN_OR_CREATE creates a missing file and keeps "
 TEST_CASE("mmapio_open_ex: the flush policy is recorded on RW",
           "[mmapio_open_ex][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   struct Row {
     mmapio_flush_policy policy;
     uint64_t arg;
@@ -248,8 +244,7 @@ TEST_CASE("mmapio_open_or_create: opens an existing file without truncating",
   const uint64_t dflt = GENERATE(uint64_t(0), uint64_t(10), uint64_t(1 << 20));
   INFO("default_size " << dflt);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ino_t ino = stat_of(p).st_ino;
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open_or_create(&m, p.c_str(), dflt));
@@ -264,8 +259,7 @@ TEST_CASE("mmapio_open_or_create: opens an existing file without truncating",
 
 TEST_CASE("mmapio_unmap: hands back a working fd", "[mmapio_unmap][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RW));
   const int lib_fd = mmapio_fd(m);
@@ -303,8 +297,7 @@ TEST_CASE("mmapio_close: closes the fd", "[mmapio_close][open]") {
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
   const int fd = mmapio_fd(m);

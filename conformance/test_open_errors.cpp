@@ -46,8 +46,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when opts->version is not "
   const unsigned version = GENERATE(0u, 2u, 0xFFFFFFFFu);
   INFO("version " << version);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.version = version;
   mmapio_map *m = map_sentinel();
@@ -70,8 +69,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when a flag is unknown",
                     MMAPIO_OPT_NOFOLLOW | (unknown & (0u - unknown)));
   INFO("flags " << flag);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.flags = flag;
   o.size = 4096;
@@ -94,8 +92,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the mode is unknown",
   const int mode = GENERATE(0, 4, 100, -1);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   std::memcpy(&o.mode, &mode, sizeof o.mode);
   mmapio_map *m = map_sentinel();
@@ -110,8 +107,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the flush policy is unknown",
   const int policy = GENERATE(int(MMAPIO_FLUSH_EVERY_MILLIS) + 1, 100, -1);
   INFO("policy " << policy);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   std::memcpy(&o.flush_policy, &policy, sizeof o.flush_policy);
   o.flush_arg = 10;
@@ -127,8 +123,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when the disposition is unknown",
   const int how = GENERATE(0, 4, 100, -1);
   INFO("disposition " << how);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.size = 4096;
   mmapio_map *m = map_sentinel();
@@ -151,8 +146,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when a flush policy other than "
                MMAPIO_FLUSH_EVERY_WRITES, MMAPIO_FLUSH_EVERY_MILLIS);
   INFO("mode " << mode << " policy " << policy);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.mode = mode;
   o.flush_policy = policy;
@@ -172,8 +166,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when an EVERY_* policy has "
                MMAPIO_FLUSH_EVERY_MILLIS);
   INFO("policy " << policy);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.flush_policy = policy;
   o.flush_arg = 0;
@@ -195,8 +188,7 @@ TEST_CASE("mmapio_open_ex: INVALID_ARGUMENT when CREATE or OPEN_OR_CREATE "
   const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   INFO("mode " << mode << " disposition " << how);
   TempDir d;
-  const std::string existing = d.path("f");
-  write_bytes(existing, kContent);
+  const std::string existing = make_file(d, "f", kContent);
   mmapio_options o = default_options();
   o.mode = mode;
   o.size = 4096;
@@ -321,8 +313,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when opening a zero-length file RW "
           "or COW",
           "[mmapio_open_ex][errors][open]") {
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   mmapio_options o = default_options();
   mmapio_map *m = map_sentinel();
   SECTION("OPEN RW") {
@@ -482,8 +473,7 @@ TEST_CASE("mmapio_open_ex: NO_MEMORY when allocating the handle fails",
           "[mmapio_open_ex][errors][open]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   const mmapio_options o = [] {
     mmapio_options x = MMAPIO_OPTIONS_INIT;
     x.mode = MMAPIO_MODE_RO;
@@ -562,8 +552,7 @@ TEST_CASE("mmapio_open_ex: IO when the EVERY_MILLIS flusher thread cannot be "
     MMAPIO_SKIP(why);
   }
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const int st = run_child("open_ex_flusher_cannot_start", {p});
   INFO("child status " << st
                        << " (10: succeeded; 21..35: returned code 20-status; "
@@ -611,8 +600,7 @@ TEST_CASE("mmapio_create: RESIZE_FAILED when size is 0",
     CHECK_FALSE(path_exists(d.path("new")));
   }
   SECTION("existing file: content kept") {
-    const std::string p = d.path("f");
-    write_bytes(p, kContent);
+    const std::string p = make_file(d, "f", kContent);
     CHECK_CODE(mmapio_create(&m, p.c_str(), 0), MMAPIO_E_RESIZE_FAILED);
     CHECK_BYTES(read_bytes(p), kContent);
   }
@@ -630,8 +618,7 @@ TEST_CASE("mmapio_create: RESIZE_FAILED when size is above mmapio_max_size()",
   CHECK_CODE(mmapio_create(&m, d.path("new").c_str(), size),
              MMAPIO_E_RESIZE_FAILED);
   CHECK_FALSE(path_exists(d.path("new")));
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   CHECK_CODE(mmapio_create(&m, p.c_str(), size), MMAPIO_E_RESIZE_FAILED);
   CHECK_BYTES(read_bytes(p), kContent);
   CHECK(m == map_sentinel());
@@ -711,8 +698,7 @@ TEST_CASE("mmapio_create: NO_MEMORY when allocating the handle fails",
 TEST_CASE("mmapio_open: INVALID_ARGUMENT when out or path is NULL",
           "[mmapio_open][errors][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = map_sentinel();
   SECTION("out is NULL") {
     CHECK_CODE(mmapio_open(nullptr, p.c_str(), MMAPIO_MODE_RO),
@@ -731,8 +717,7 @@ TEST_CASE("mmapio_open: INVALID_ARGUMENT when the mode is unknown",
   const int mode = GENERATE(0, 4, 100, -1);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = map_sentinel();
   CHECK_CODE(open_with_mode(&m, p.c_str(), mode), MMAPIO_E_INVALID_ARGUMENT);
   CHECK(m == map_sentinel());
@@ -746,8 +731,7 @@ TEST_CASE("mmapio_open: RESIZE_FAILED when the file is empty and mode is RW "
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   mmapio_map *m = map_sentinel();
   CHECK_CODE(mmapio_open(&m, p.c_str(), mode), MMAPIO_E_RESIZE_FAILED);
   CHECK(m == map_sentinel());
@@ -815,8 +799,7 @@ TEST_CASE("mmapio_open: NO_MEMORY when allocating the handle fails",
           "[mmapio_open][errors][open]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   const ChildOutcome r = open_without_memory([&](mmapio_map **m) {
     return mmapio_open(m, p.c_str(), MMAPIO_MODE_RO);
   });
@@ -869,8 +852,7 @@ TEST_CASE("mmapio_open_or_create: RESIZE_FAILED when the file exists but is "
           "empty",
           "[mmapio_open_or_create][errors][open]") {
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   mmapio_map *m = map_sentinel();
   CHECK_CODE(mmapio_open_or_create(&m, p.c_str(), 4096),
              MMAPIO_E_RESIZE_FAILED);
@@ -903,8 +885,7 @@ TEST_CASE("mmapio_open_or_create: NO_MEMORY when allocating the handle fails",
           "[mmapio_open_or_create][errors][open]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ChildOutcome r = open_without_memory([&](mmapio_map **m) {
     return mmapio_open_or_create(m, p.c_str(), 4096);
   });
@@ -922,8 +903,7 @@ TEST_CASE("mmapio_open_or_create: NO_MEMORY when allocating the handle fails",
 TEST_CASE("mmapio_unmap: INVALID_ARGUMENT when m or out_fd is NULL",
           "[mmapio_unmap][errors][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   SECTION("m is NULL") {
     int fd = -7;
     CHECK_CODE(mmapio_unmap(nullptr, &fd), MMAPIO_E_INVALID_ARGUMENT);
@@ -943,8 +923,7 @@ TEST_CASE("mmapio_unmap: INVALID_ARGUMENT when m or out_fd is NULL",
 TEST_CASE("mmapio_unmap: BUSY when a pin is alive",
           "[mmapio_unmap][errors][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   MapPtr m = open_map(p, MMAPIO_MODE_RW);
   mmapio_pin pin;
   REQUIRE_OK(mmapio_pin_range(&pin, m.get(), 0, 100));

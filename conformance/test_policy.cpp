@@ -267,8 +267,8 @@ TEST_CASE("mmapio_flush_range_hint: OUT_OF_BOUNDS when off + len exceeds "
 TEST_CASE("mmapio_flush_hint: RO and COW mappings return 0",
           "[mmapio_flush_hint][durability]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(static_cast<size_t>(2 * kPage)));
+  const std::string p =
+      make_file(td, "f", pattern_bytes(static_cast<size_t>(2 * kPage)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));

@@ -341,8 +341,8 @@ TEST_CASE("mmapio_flush_hint: RO and COW mappings make no call",
           "[mmapio_flush_hint][durability]") {
   SysGuard guard(clear_records);
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(2 * static_cast<size_t>(kPage)));
+  const std::string p =
+      make_file(td, "f", pattern_bytes(2 * static_cast<size_t>(kPage)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   CAPTURE(mode);
   MapPtr m = open_map(p, mode);

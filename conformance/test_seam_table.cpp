@@ -50,8 +50,7 @@ TEST_CASE("mmapio_open: IO when fstat fails, and the descriptor is closed",
           "[mmapio_open][errors][open][linux]") {
   SysGuard guard;
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(4096));
+  const std::string p = make_file(td, "f", pattern_bytes(4096));
   const size_t fds = count_dir("/proc/self/fd");
   guard.fail("fstat", EIO);
   mmapio_map *m = map_sentinel();

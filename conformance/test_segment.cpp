@@ -18,8 +18,7 @@ using namespace mmapio_test;
 namespace {
 
 MapPtr ro_map(const TempDir &td, const std::string &bytes) {
-  const std::string p = td.path("ro");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "ro", bytes);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   return MapPtr(m);
@@ -127,8 +126,7 @@ TEST_CASE("mmapio_segment_write: applies the mapping's flush policy",
 TEST_CASE("mmapio_segment_write: on a COW mapping the bytes stay private",
           "[mmapio_segment_write][segment][cow]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, std::string(kPage, 'x'));
+  const std::string p = make_file(td, "f", std::string(kPage, 'x'));
   mmapio_map *raw = nullptr;
   REQUIRE_OK(mmapio_open(&raw, p.c_str(), MMAPIO_MODE_COW));
   MapPtr m(raw);

@@ -213,8 +213,7 @@ TEST_CASE("mmapio_fopen: fread and fgets see exactly the file's bytes",
   for (unsigned i = 0; bytes.size() < size; i++)
     bytes += std::string(i % 97, static_cast<char>('a' + i % 26)) + "\n";
   bytes.resize(size);
-  const std::string p = td.path("text");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "text", bytes);
   MapPtr m = open_map(p, mode);
 
   {
@@ -457,8 +456,7 @@ TEST_CASE("mmapio_send_range: a non-blocking socket that fills up gives a "
   const size_t total = kSendTotal;
   TempDir td;
   const std::string bytes = pattern_bytes(total, 21);
-  const std::string p = td.path("big");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "big", bytes);
   MapPtr m = open_map(p, MMAPIO_MODE_RO);
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,

@@ -12,8 +12,7 @@ namespace {
 // A file mapping of size bytes in mode whose pages nobody has touched.
 MapPtr fresh_file(const TempDir &dir, mmapio_mode mode, size_t size,
                   unsigned flags = 0) {
-  const std::string p = dir.path("touch.bin");
-  write_bytes(p, pattern_bytes(size, 3));
+  const std::string p = make_file(dir, "touch.bin", pattern_bytes(size, 3));
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;
   o.flags = flags;
@@ -248,8 +247,7 @@ TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
 TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
           "[mmapio_touch_pages][touch]") {
   TempDir dir;
-  const std::string p = dir.path("empty.bin");
-  write_bytes(p, "");
+  const std::string p = make_file(dir, "empty.bin", "");
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   MapPtr own(m);
