@@ -802,8 +802,7 @@ TEST_CASE("every system call of every operation below fails in turn, codes "
         CHECK(op.run(dir) == MMAPIO_E_UNSUPPORTED);
         release_background();
         op.check(dir, MMAPIO_E_UNSUPPORTED);
-        WARN(op.name << ": not in this build (MMAPIO_E_UNSUPPORTED)");
-        return;
+        MMAPIO_SKIP(op.name << ": not in this build (MMAPIO_E_UNSUPPORTED)");
       }
       REQUIRE(op.run(dir) == MMAPIO_OK);
       release_background();
