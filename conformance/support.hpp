@@ -12,10 +12,12 @@
 //   run_in_child       runs a function in a forked child (hang guard,
 //                      result reported through a pipe; REQUIREs stay in
 //                      the parent)
-// Also: path_exists, pattern_bytes, tmpfs_base, map_sentinel /
+// Also: make_file, path_exists, pattern_bytes, tmpfs_base, map_sentinel /
 // close_unless_sentinel (untouched-output checks), mmapio_describe,
 // exhaust_memory_in_child / allocation_failure_testable /
-// limit_address_space (NO_MEMORY tests), read_map, file_size.
+// limit_address_space / open_without_memory / check_out_of_memory
+// (NO_MEMORY tests), create_map / open_map / open_policy / MappedFile,
+// read_map, file_size, SegPtr, query_capability.
 //
 // Skipping: MMAPIO_SKIP(reason) is the suite's one way to skip (see
 // log_skip for MMAPIO_SKIP_LOG).
