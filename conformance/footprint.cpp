@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+using namespace mmapio_test;
+
 namespace {
 
 MapPtr open_rw(const TempDir &t, uint64_t size) {

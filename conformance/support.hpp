@@ -12,9 +12,21 @@
 //   run_in_child       runs a function in a forked child (hang guard,
 //                      result reported through a pipe; REQUIREs stay in
 //                      the parent)
-// Also: path_exists, pattern_bytes, tmpfs_base, map_sentinel /
+// Also: make_file, path_exists, pattern_bytes, tmpfs_base, map_sentinel /
 // close_unless_sentinel (untouched-output checks), mmapio_describe,
-// exhaust_memory_in_child / allocation_failure_testable (NO_MEMORY tests).
+// exhaust_memory_in_child / allocation_failure_testable /
+// limit_address_space / open_without_memory / check_out_of_memory
+// (NO_MEMORY tests), create_map / open_map / open_policy / MappedFile,
+// read_map, file_size, SegPtr, query_capability.
+//
+// Skipping: MMAPIO_SKIP(reason) is the suite's one way to skip (see
+// log_skip for MMAPIO_SKIP_LOG).
+//
+// Children: run_in_child (here) forks and runs a function of the test in
+// the child: use it for a call that may crash, hang or exhaust memory.
+// MMAPIO_CHILD / run_child (support_proc.hpp) re-execute the test binary:
+// use them where the child must be a fresh process (another process
+// mapping the same file, exec, a crash at a chosen point).
 #ifndef MMAPIO_CONFORMANCE_SUPPORT_HPP
 #define MMAPIO_CONFORMANCE_SUPPORT_HPP
 
@@ -30,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -44,6 +57,11 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+// Every helper of the suite's support headers is in this one namespace;
+// test files say `using namespace mmapio_test;`. Macros name what they
+// call with its namespace, so they work in any scope.
+namespace mmapio_test {
 
 // The page size the library uses (mmapio_page_size()): every size and
 // offset a test derives from pages is a multiple of it, never of 4096.
@@ -113,6 +131,15 @@ inline void write_bytes(const std::string &p, const std::string &bytes) {
     done += static_cast<size_t>(n);
   }
   ::close(fd);
+}
+
+/** dir.path(name), after writing bytes there (write_bytes): a test's
+ *  file in one line. */
+inline std::string make_file(const TempDir &dir, const std::string &name,
+                             const std::string &bytes) {
+  const std::string p = dir.path(name);
+  write_bytes(p, bytes);
+  return p;
 }
 
 /** Everything read from fd until end of file; errno is set and false
@@ -254,7 +281,7 @@ inline std::string mmapio_describe(int rc) {
   do {                                                                         \
     const int mmapio_t_rc = (expr);                                            \
     const int mmapio_t_want = (code);                                          \
-    INFO(#expr << " returned " << mmapio_describe(mmapio_t_rc)                 \
+    INFO(#expr << " returned " << ::mmapio_test::mmapio_describe(mmapio_t_rc)  \
                << "; expected " << mmapio_error_name(mmapio_t_want));          \
     assertion(mmapio_t_rc == mmapio_t_want);                                   \
   } while (0)
@@ -286,9 +313,11 @@ inline std::string bytes_diff(const std::string &got, const std::string &want) {
 
 /** got and want (anything a std::string can be made from) are equal. */
 #define CHECK_BYTES(got, want)                                                 \
-  CHECK(bytes_diff(std::string(got), std::string(want)) == std::string())
+  CHECK(::mmapio_test::bytes_diff(std::string(got), std::string(want)) ==      \
+        std::string())
 #define REQUIRE_BYTES(got, want)                                               \
-  REQUIRE(bytes_diff(std::string(got), std::string(want)) == std::string())
+  REQUIRE(::mmapio_test::bytes_diff(std::string(got), std::string(want)) ==    \
+          std::string())
 
 // ------------------------------------------------------------------
 // Forked children
@@ -441,14 +470,52 @@ inline bool mmapio_test_under_valgrind() {
   return pre != nullptr && std::strstr(pre, "vgpreload") != nullptr;
 }
 
+/** Appends "<test name>\t<reason>\n" to the file the environment variable
+ *  MMAPIO_SKIP_LOG names, when it names one: a run's list of what it
+ *  skipped and why (O_APPEND, one write a line, so that parallel test
+ *  processes can share the file). Tabs and newlines in reason become
+ *  spaces, to keep one line a skip. */
+inline void log_skip(std::string reason) {
+  const char *log = std::getenv("MMAPIO_SKIP_LOG");
+  if (log == nullptr || *log == '\0')
+    return;
+  std::replace(reason.begin(), reason.end(), '\t', ' ');
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
+  const std::string line =
+      Catch::getResultCapture().getCurrentTestName() + "\t" + reason + "\n";
+  const int fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  const ssize_t n = ::write(fd, line.data(), line.size());
+  (void)n; // a lost log line must not fail the test
+  ::close(fd);
+}
+
+// The suite's one skip idiom. Catch2 v2 has no SKIP: a skip is a warning
+// "SKIPPED: <reason>" (and a line in MMAPIO_SKIP_LOG, see log_skip), and
+// the test returns. reason may be a stream expression (a << ", " << b).
+// MMAPIO_NOTE_SKIP only reports: for a helper that tells its caller to
+// stop, or for one part of a test that is left out.
+#define MMAPIO_NOTE_SKIP(reason)                                               \
+  do {                                                                         \
+    std::ostringstream mmapio_skip_os_;                                        \
+    mmapio_skip_os_ << reason;                                                 \
+    const std::string mmapio_skip_why_ = mmapio_skip_os_.str();                \
+    WARN("SKIPPED: " << mmapio_skip_why_);                                     \
+    ::mmapio_test::log_skip(mmapio_skip_why_);                                 \
+  } while (0)
+#define MMAPIO_SKIP(reason)                                                    \
+  do {                                                                         \
+    MMAPIO_NOTE_SKIP(reason);                                                  \
+    return;                                                                    \
+  } while (0)
+
 /** Leaves the test with "SKIPPED: under valgrind, <why>" when it runs
  *  under valgrind. */
 #define MMAPIO_SKIP_UNDER_VALGRIND(why)                                        \
   do {                                                                         \
-    if (mmapio_test_under_valgrind()) {                                        \
-      WARN("SKIPPED: under valgrind, " << why);                                \
-      return;                                                                  \
-    }                                                                          \
+    if (::mmapio_test::mmapio_test_under_valgrind())                           \
+      MMAPIO_SKIP("under valgrind, " << why);                                  \
   } while (0)
 
 /** False (with the reason in *why) when exhaust_memory_in_child cannot
@@ -474,17 +541,38 @@ inline bool allocation_failure_testable(std::string *why) {
 #define MMAPIO_REQUIRE_ALLOCATION_FAILURE()                                    \
   do {                                                                         \
     std::string mmapio_why_;                                                   \
-    if (!allocation_failure_testable(&mmapio_why_)) {                          \
-      WARN("SKIPPED: " << mmapio_why_);                                        \
-      return;                                                                  \
-    }                                                                          \
+    if (!::mmapio_test::allocation_failure_testable(&mmapio_why_))             \
+      MMAPIO_SKIP(mmapio_why_);                                                \
   } while (0)
 
-/** For use only inside a run_in_child function: makes every further
- *  allocation fail (RLIMIT_AS below the current size, then the heap's
- *  free memory used up), so the next library call meets malloc == NULL. */
+/** Lets the calling process map at most `extra` more bytes of address
+ *  space (RLIMIT_AS = current size, from /proc/self/statm, + extra).
+ *  False when that cannot be done. Only for forked children. */
+inline bool limit_address_space(size_t extra) {
+  unsigned long pages = 0;
+  std::FILE *f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr)
+    return false;
+  const bool ok = std::fscanf(f, "%lu", &pages) == 1;
+  std::fclose(f);
+  if (!ok)
+    return false;
+  const rlim_t now =
+      static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE));
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) != 0)
+    return false;
+  rl.rlim_cur = now + extra;
+  return ::setrlimit(RLIMIT_AS, &rl) == 0;
+}
+
+/** For use only inside a forked child (run_in_child): makes every further
+ *  allocation fail (RLIMIT_AS below the current size, then every block the
+ *  heap still has taken, largest first, and never freed), so the next
+ *  library call meets malloc == NULL. True when a 1-byte malloc then
+ *  fails, as it should. */
 inline void *volatile g_mmapio_sink;
-inline void exhaust_memory_in_child() {
+inline bool exhaust_memory_in_child() {
   // Fault in stack now: the stack cannot grow once RLIMIT_AS is low.
   volatile char stack_reserve[256 * 1024];
   for (size_t i = 0; i < sizeof stack_reserve; i += 1024)
@@ -494,12 +582,41 @@ inline void exhaust_memory_in_child() {
     rl.rlim_cur = 0;
     ::setrlimit(RLIMIT_AS, &rl);
   }
+  // Through a volatile, or the compiler may drop an allocation it sees
+  // unused and fold its NULL test.
   for (size_t s = size_t(1) << 30; s >= 1; s /= 2)
     while ((g_mmapio_sink = std::malloc(s)) != nullptr) {
     }
   for (size_t s = 1; s <= 8192; s += 8)
     while ((g_mmapio_sink = std::malloc(s)) != nullptr) {
     }
+  g_mmapio_sink = std::malloc(1);
+  return g_mmapio_sink == nullptr;
+}
+
+/** Runs open(&m) in a forked child with no memory left
+ *  (exhaust_memory_in_child), m preset to map_sentinel(); the outcome's
+ *  extra is 1 when the call left m untouched. */
+template <class Open> ChildOutcome open_without_memory(Open &&open) {
+  return run_in_child([&](int &extra) {
+    mmapio_map *m = map_sentinel();
+    exhaust_memory_in_child();
+    const int rc = open(&m);
+    extra = m == map_sentinel() ? 1 : 0;
+    return rc;
+  });
+}
+
+/** Checks what call (a function that allocates a handle and maps) did
+ *  with no memory left: a clean failure, NO_MEMORY, or IO with ENOMEM
+ *  where the library maps before it allocates (the mmap meets the
+ *  exhausted address space first), which a warning reports. */
+inline void check_out_of_memory(const ChildOutcome &r, const char *call) {
+  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
+  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
+  CHECK((no_memory || mmap_enomem));
+  if (mmap_enomem)
+    WARN(call << " reported IO/ENOMEM (mmap before allocating the handle)");
 }
 
 // ------------------------------------------------------------------
@@ -589,6 +706,20 @@ inline MapPtr open_map(const std::string &path, mmapio_mode mode) {
   return MapPtr(m);
 }
 
+// A file of size pattern bytes (pattern_bytes(size, seed)) mapped in mode
+// (an empty file only RO): the fixture of the view tests.
+struct MappedFile {
+  TempDir td;
+  std::string path;
+  std::string bytes;
+  MapPtr map;
+  MappedFile(uint64_t size, mmapio_mode mode, unsigned seed = 7)
+      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
+    write_bytes(path, bytes);
+    map = open_map(path, mode);
+  }
+};
+
 // A new file of size bytes opened RW under a flush policy (and option
 // flags); the test stops here if it fails.
 inline MapPtr open_policy(const std::string &path, uint64_t size,
@@ -603,6 +734,60 @@ inline MapPtr open_policy(const std::string &path, uint64_t size,
   REQUIRE_OK(mmapio_open_ex(&m, path.c_str(), &o, MMAPIO_CREATE));
   return MapPtr(m);
 }
+
+// len bytes at off of m, read with mmapio_read (REQUIREd to work): what
+// the mapping holds.
+inline std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
+  std::string s(len, '\0');
+  REQUIRE_OK(mmapio_read(m, off, &s[0], len));
+  return s;
+}
+
+// The size of the file at path (stat_of: throws when stat fails).
+inline uint64_t file_size(const std::string &path) {
+  return static_cast<uint64_t>(stat_of(path).st_size);
+}
+
+// The address of m's first byte, as a number.
+inline uintptr_t base_addr(const mmapio_map *m) {
+  return reinterpret_cast<uintptr_t>(mmapio_base(m));
+}
+
+// True when mmapio_unmap refuses because of other holders. When it does
+// not refuse, the handle is consumed and m is emptied.
+inline bool unmap_is_busy(MapPtr &m) {
+  int fd = -1;
+  const int rc = mmapio_unmap(m.get(), &fd);
+  if (rc == 0) {
+    m.release();
+    ::close(fd);
+  }
+  return rc == MMAPIO_E_BUSY;
+}
+
+struct SegmentReleaser {
+  void operator()(mmapio_segment *s) const noexcept {
+    mmapio_segment_release(s);
+  }
+};
+/** Owns a segment; mmapio_segment_release on destruction. */
+using SegPtr = std::unique_ptr<mmapio_segment, SegmentReleaser>;
+
+// What mmapio_capability_query says of cap, REQUIREd to succeed; the
+// record is filled with 0xA5 first, so a field the call leaves unset
+// shows. Its name and reason are printed with any later failure.
+inline mmapio_capability_info query_capability(mmapio_capability cap) {
+  mmapio_capability_info info;
+  std::memset(&info, 0xA5, sizeof info);
+  REQUIRE_OK(mmapio_capability_query(cap, &info));
+  INFO("capability " << static_cast<int>(cap) << " (" << info.name
+                     << "): " << info.reason);
+  CHECK(info.capability == cap);
+  return info;
+}
+
+// A watch callback that does nothing.
+inline void ignore_event(const mmapio_watch_event *, void *) {}
 
 // Polls pred every period_ms, at most `periods` times; true once it holds.
 // A generous bound, never a statement about speed.
@@ -627,5 +812,7 @@ inline bool only_reference_left(MapPtr &m) {
   ::close(fd);
   return true;
 }
+
+} // namespace mmapio_test
 
 #endif

@@ -5,6 +5,8 @@
 
 #include "support.hpp"
 
+namespace mmapio_test {
+
 /** What is at the path before a create. */
 enum class State { Missing, Empty, Full };
 
@@ -51,5 +53,7 @@ inline int create_by(const CreateWay &w, const std::string &path, uint64_t size,
 inline bool creates_over(const CreateWay &w, State s) {
   return w.how != MMAPIO_OPEN_OR_CREATE || s == State::Missing;
 }
+
+} // namespace mmapio_test
 
 #endif

@@ -19,7 +19,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-namespace mmapio_mem {
+namespace mmapio_test {
 
 // The four kinds of mapping every memory-control call must handle.
 enum class Backing { RW, RO, COW, Anon };
@@ -67,7 +67,7 @@ inline bool drop_page_cache(const std::string &path) {
   ::fsync(fd);
   bool ok = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
   ::close(fd);
-  return ok && !mmapio_test::on_tmpfs(path.substr(0, path.rfind('/')));
+  return ok && !on_tmpfs(path.substr(0, path.rfind('/')));
 }
 
 // Resident pages of [off, off+len) (mmapio_resident), REQUIREd to work.
@@ -91,8 +91,8 @@ inline long long smaps_field(const void *addr, size_t len,
   std::string line;
   const std::string key = name + ":";
   while (std::getline(in, line)) {
-    mmapio_test::Vma v;
-    if (mmapio_test::parse_vma_line(line, &v)) {
+    Vma v;
+    if (parse_vma_line(line, &v)) {
       inside = v.start < hi && lo < v.end;
       continue;
     }
@@ -218,6 +218,6 @@ inline const unsigned char *first_aligned_block(const void *p, size_t len) {
                                   : nullptr;
 }
 
-} // namespace mmapio_mem
+} // namespace mmapio_test
 
 #endif

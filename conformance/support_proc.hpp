@@ -458,11 +458,4 @@ private:
       #name, &name);                                                           \
   static int name([[maybe_unused]] int argc, [[maybe_unused]] char **argv)
 
-// Catch2 v2 has no SKIP: print the reason as a warning and leave the test.
-#define MMAPIO_SKIP(reason)                                                    \
-  do {                                                                         \
-    WARN("SKIPPED: " << reason);                                               \
-    return;                                                                    \
-  } while (0)
-
 #endif

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(3 * 4096 + 123, 3);

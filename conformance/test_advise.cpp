@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {} // namespace
 
@@ -52,7 +52,7 @@ TEST_CASE("mmapio_advise: OUT_OF_BOUNDS when the range leaves the mapping",
 }
 
 TEST_CASE("mmapio_advise: ADVICE_FAILED when DONTNEED meets locked pages",
-          "[mmapio_advise][errors][advise]") {
+          "[mmapio_advise][errors][advise][linux]") {
   // The kernel refuses to drop locked pages (madvise: EINVAL).
   if (!linux_build())
     MMAPIO_SKIP("a POSIX-only build advises with posix_madvise, whose "
@@ -126,7 +126,7 @@ TEST_CASE("mmapio_advise: DONTNEED keeps the bytes of RW and anonymous "
 
 TEST_CASE("mmapio_advise: DONTNEED on a COW handle discards its private "
           "changes",
-          "[mmapio_advise][advise][cow]") {
+          "[mmapio_advise][advise][cow][linux]") {
   if (!linux_build())
     MMAPIO_SKIP("a POSIX-only build advises with posix_madvise, whose "
                 "DONTNEED may do nothing");
@@ -195,7 +195,7 @@ TEST_CASE("mmapio_prefetch_range: OUT_OF_BOUNDS when the range leaves the "
 // is tested through the seam: test_seam_memory.cpp.
 
 TEST_CASE("mmapio_prefetch_range: reads the file into the page cache",
-          "[mmapio_prefetch_range][advise]") {
+          "[mmapio_prefetch_range][advise][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RO, 256 * kPage);
   mmapio_map *m = mk.map.get();

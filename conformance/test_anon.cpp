@@ -16,9 +16,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-using namespace mmapio_mem;
-using mmapio_test::spawn_child;
-using mmapio_test::wait_child;
+using namespace mmapio_test;
 
 namespace {
 
@@ -151,7 +149,7 @@ TEST_CASE("mmapio_anon: RESIZE_FAILED when size is 0 or above the limit",
 }
 
 TEST_CASE("mmapio_anon: IO when the memory file cannot be created",
-          "[mmapio_anon][errors][anon]") {
+          "[mmapio_anon][errors][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "RLIMIT_NOFILE does not limit the descriptors valgrind hands out");
   // No descriptor left: memfd_create (shm_open) fails with EMFILE.
@@ -333,7 +331,7 @@ TEST_CASE("mmapio_anon: resize keeps the bytes, in place where the default "
 }
 
 TEST_CASE("mmapio_anon: advice, touch, locks and hints work on it",
-          "[mmapio_anon][anon][advise][touch][lock]") {
+          "[mmapio_anon][anon][advise][touch][lock][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   MapPtr m = new_anon(5 * kMiB, MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER);
@@ -399,7 +397,7 @@ TEST_CASE("mmapio_anon_seal: UNSUPPORTED when the build has no seals",
 }
 
 TEST_CASE("mmapio_anon_seal: IO when the kernel refuses more seals",
-          "[mmapio_anon_seal][errors][anon]") {
+          "[mmapio_anon_seal][errors][anon][linux]") {
   if (!has_seals())
     MMAPIO_SKIP("this build has no seals");
   MapPtr a = new_anon(kPage);
@@ -411,7 +409,7 @@ TEST_CASE("mmapio_anon_seal: IO when the kernel refuses more seals",
 }
 
 TEST_CASE("mmapio_anon_seal: a sealed region cannot be resized by anyone",
-          "[mmapio_anon_seal][anon][resize]") {
+          "[mmapio_anon_seal][anon][resize][linux]") {
   if (!has_seals())
     MMAPIO_SKIP("this build has no seals");
   const unsigned seals = GENERATE(MMAPIO_SEAL_SHRINK, MMAPIO_SEAL_GROW,
@@ -477,14 +475,14 @@ TEST_CASE("mmapio_anon_seals: UNSUPPORTED when the build has no seals",
 }
 
 TEST_CASE("mmapio_anon_seals: IO when the region is not a sealable file",
-          "[mmapio_anon_seals][errors][anon]") {
+          "[mmapio_anon_seals][errors][anon][linux]") {
   if (!has_seals())
     MMAPIO_SKIP("this build has no seals");
   // A regular file on disk passed as a "region": it maps, but has no seals
   // to query (F_GET_SEALS: EINVAL).
   TempDir dir;
-  const std::string p = dir.path("not-memfd.bin");
-  write_bytes(p, pattern_bytes(kPage, 1));
+  const std::string p =
+      make_file(dir, "not-memfd.bin", pattern_bytes(kPage, 1));
   int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
   REQUIRE(fd >= 0);
   SockPair sp;
@@ -570,7 +568,7 @@ TEST_CASE("mmapio_anon_recv: INVALID_ARGUMENT when the message carries no "
 
 TEST_CASE("mmapio_anon_recv: INVALID_ARGUMENT when the region lacks a "
           "required seal",
-          "[mmapio_anon_recv][errors][anon][ipc]") {
+          "[mmapio_anon_recv][errors][anon][ipc][linux]") {
   if (!has_seals())
     MMAPIO_SKIP("this build has no seals");
   const unsigned have = GENERATE(0u, MMAPIO_SEAL_GROW, MMAPIO_SEAL_SHRINK);
@@ -600,7 +598,7 @@ TEST_CASE("mmapio_anon_recv: UNSUPPORTED when seals are required and the "
 }
 
 TEST_CASE("mmapio_anon_recv: RESIZE_FAILED when the region is empty",
-          "[mmapio_anon_recv][errors][anon][ipc]") {
+          "[mmapio_anon_recv][errors][anon][ipc][linux]") {
   int fd = ::memfd_create("empty", MFD_CLOEXEC);
   REQUIRE(fd >= 0);
   SockPair sp;
@@ -653,7 +651,7 @@ TEST_CASE("mmapio_anon_recv: NO_MEMORY when allocating the handle fails",
 
 TEST_CASE("mmapio_anon_recv: the received handle shares the sender's "
           "memory",
-          "[mmapio_anon_recv][mmapio_anon_send][anon][ipc]") {
+          "[mmapio_anon_recv][mmapio_anon_send][anon][ipc][linux]") {
   MapPtr a = new_anon(3 * kPage + 11);
   SockPair sp;
   REQUIRE_OK(mmapio_anon_send(a.get(), sp.fd[0]));
@@ -697,7 +695,7 @@ TEST_CASE("mmapio_anon_recv: only the first of several descriptors is "
 }
 
 TEST_CASE("mmapio_anon: a region passed over a socket to another process",
-          "[mmapio_anon_send][mmapio_anon_recv][anon][ipc]") {
+          "[mmapio_anon_send][mmapio_anon_recv][anon][ipc][linux]") {
   const bool sealed = GENERATE(false, true);
   if (sealed && !has_seals())
     MMAPIO_SKIP("this build has no seals");

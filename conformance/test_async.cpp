@@ -26,10 +26,7 @@
 #include <uv.h>
 #endif
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
+using namespace mmapio_test;
 
 namespace {
 
@@ -152,7 +149,7 @@ void no_callback_expected(const mmapio_completion *) {}
 
 TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
           "nthreads is 0 or above MMAPIO_ASYNC_MAX_THREADS",
-          "[mmapio_async_pool_create][errors][async]") {
+          "[mmapio_async_pool_create][errors][async][linux]") {
   const size_t threads = thread_count_stable();
   mmapio_async_pool *p = nullptr;
   SECTION("out is NULL") {
@@ -210,8 +207,9 @@ TEST_CASE("mmapio_async_pool_create: NO_MEMORY when allocating the pool "
   CHECK(r.extra == 1);
 }
 
-TEST_CASE("mmapio_async_pool: the threads exist while the pool does",
-          "[mmapio_async_pool_create][mmapio_async_pool_destroy][async]") {
+TEST_CASE(
+    "mmapio_async_pool: the threads exist while the pool does",
+    "[mmapio_async_pool_create][mmapio_async_pool_destroy][async][linux]") {
   const unsigned n = GENERATE(1u, 3u, unsigned(MMAPIO_ASYNC_MAX_THREADS));
   CAPTURE(n);
   const size_t threads = thread_count_stable();
@@ -382,8 +380,7 @@ TEST_CASE("mmapio_async_delete_file: INVALID_ARGUMENT when pool or path is "
           "[mmapio_async_delete_file][errors][async]") {
   TempDir td;
   PoolPtr p = make_pool(1);
-  const std::string a = td.path("a");
-  write_bytes(a, "abc");
+  const std::string a = make_file(td, "a", "abc");
   CHECK_CODE(mmapio_async_delete_file(nullptr, a.c_str(), no_callback_expected,
                                       nullptr),
              MMAPIO_E_INVALID_ARGUMENT);
@@ -601,8 +598,7 @@ TEST_CASE("async operations report the synchronous error codes and detail "
 TEST_CASE("async update on a read-only handle completes with INVALID_MODE",
           "[async][errors]") {
   TempDir td;
-  const std::string f = td.path("f");
-  write_bytes(f, pattern_bytes(100));
+  const std::string f = make_file(td, "f", pattern_bytes(100));
   mmapio_map *ro = nullptr;
   REQUIRE_OK(mmapio_open(&ro, f.c_str(), MMAPIO_MODE_RO));
   MapPtr m(ro);
@@ -834,7 +830,7 @@ TEST_CASE("async: completions through the descriptor, driven by a libuv "
 
 TEST_CASE("async: closing a handle with operations in flight is defined: "
           "they finish, then the handle is released",
-          "[async]") {
+          "[async][linux]") {
   TempDir td;
   const std::string f = td.path("f");
   const size_t fds = fd_count();
@@ -891,7 +887,7 @@ TEST_CASE("async: mmapio_unmap is BUSY while an operation holds the handle, "
 
 TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
           "first, none is lost",
-          "[mmapio_async_pool_destroy][async]") {
+          "[mmapio_async_pool_destroy][async][linux]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), 4 * kPage);
   Collector col;
@@ -936,7 +932,7 @@ TEST_CASE("mmapio_async_pool_destroy: operations submitted by callbacks "
 
 TEST_CASE("mmapio_async_pool_destroy: unreaped records are discarded and "
           "their new handles closed",
-          "[mmapio_async_pool_destroy][async]") {
+          "[mmapio_async_pool_destroy][async][linux]") {
   TempDir td;
   const size_t fds = fd_count();
   mmapio_async_pool *pool = nullptr;
@@ -951,7 +947,8 @@ TEST_CASE("mmapio_async_pool_destroy: unreaped records are discarded and "
   CHECK(fd_count() == fds); // every created handle was closed
 }
 
-TEST_CASE("async: a callback may close the handle it operated on", "[async]") {
+TEST_CASE("async: a callback may close the handle it operated on",
+          "[async][linux]") {
   TempDir td;
   const size_t fds = fd_count();
   PoolPtr pool = make_pool(1);

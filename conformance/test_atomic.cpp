@@ -21,10 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-using mmapio_test::spawn_child;
-using mmapio_test::wait_child;
-
-using mmapio_test::describe_status;
+using namespace mmapio_test;
 
 namespace {
 
@@ -34,8 +31,7 @@ constexpr unsigned long kPerThread = 1000000;
 MapPtr ro_map(const TempDir &td, uint64_t size, const std::string &bytes = "") {
   std::string content(size, '\0');
   content.replace(0, bytes.size(), bytes);
-  const std::string p = td.path("ro");
-  write_bytes(p, content);
+  const std::string p = make_file(td, "ro", content);
   return open_map(p, MMAPIO_MODE_RO);
 }
 
@@ -117,8 +113,8 @@ TEST_CASE("atomic views: the read-only views load values on every mode",
   const uint64_t v64 = 0x0123456789ABCDEFULL;
   std::memcpy(&bytes[4], &v32, 4);
   std::memcpy(&bytes[8], &v64, 8);
-  const std::string p = td.path("f");
-  write_bytes(p, bytes + std::string(kPage - 16, '\0'));
+  const std::string p =
+      make_file(td, "f", bytes + std::string(kPage - 16, '\0'));
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(mode);
@@ -187,8 +183,7 @@ TEST_CASE("atomic views: values written through them reach the file",
 TEST_CASE("atomic views: a COW view is private to its handle",
           "[mmapio_view_atomic_u32_mut][atomic][cow]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, std::string(kPage, '\0'));
+  const std::string p = make_file(td, "f", std::string(kPage, '\0'));
   MapPtr cow = open_map(p, MMAPIO_MODE_COW);
   MapPtr rw = open_map(p, MMAPIO_MODE_RW);
   mmapio_atomic_u32 *a = nullptr;
@@ -322,7 +317,7 @@ TEST_CASE("atomic views across processes: two processes x 10^6 fetch_add on "
 
 TEST_CASE("atomic views across processes: two processes x 10^6 fetch_add on "
           "a shared anonymous (memfd) region reach the exact sum",
-          "[mmapio_view_atomic_u64_mut][atomic][ipc]") {
+          "[mmapio_view_atomic_u64_mut][atomic][ipc][linux]") {
   // The region has no name: the children inherit its descriptor.
   const int fd = ::memfd_create("mmapio-atomic-test", 0);
   if (fd < 0)

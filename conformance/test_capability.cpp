@@ -2,6 +2,7 @@
 // reason; the answers agree with what the functions behind them do; the
 // query keeps nothing; and its documented errors.
 #include "support.hpp"
+#include "support_proc.hpp"
 
 #include <climits>
 #include <fstream>
@@ -11,18 +12,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+using namespace mmapio_test;
+
 namespace {
-
-mmapio_capability_info query(mmapio_capability cap) {
-  mmapio_capability_info info;
-  std::memset(&info, 0xA5, sizeof info);
-  REQUIRE_OK(mmapio_capability_query(cap, &info));
-  INFO("capability " << static_cast<int>(cap) << ": " << info.reason);
-  CHECK(info.capability == cap);
-  return info;
-}
-
-size_t open_descriptors() { return dir_listing("/proc/self/fd").size(); }
 
 // The lines of /proc/self/maps: the query's scratch page must be gone.
 std::string maps_now() {
@@ -36,18 +28,18 @@ std::string maps_now() {
 
 TEST_CASE("mmapio_capability_query: every capability answers with its name "
           "and a reason, and keeps nothing",
-          "[capability]") {
+          "[capability][linux]") {
   std::set<std::string> names;
   // Once first: the C library's own first-use state (the pagemap
   // descriptor the library keeps open, locale data of strerror) is then
   // part of what later queries are compared with.
   for (int c = 0; c < MMAPIO_CAP_COUNT; c++)
-    query(static_cast<mmapio_capability>(c));
-  const size_t fds = open_descriptors();
+    query_capability(static_cast<mmapio_capability>(c));
+  const size_t fds = fd_count();
   const std::string maps = maps_now();
   for (int c = 0; c < MMAPIO_CAP_COUNT; c++) {
     const mmapio_capability_info info =
-        query(static_cast<mmapio_capability>(c));
+        query_capability(static_cast<mmapio_capability>(c));
     REQUIRE(info.name != nullptr);
     CHECK(std::strlen(info.name) > 0);
     CHECK(names.insert(info.name).second);
@@ -55,7 +47,7 @@ TEST_CASE("mmapio_capability_query: every capability answers with its name "
     CHECK(len > 0);
     CHECK(len < sizeof info.reason); // terminated
   }
-  CHECK(open_descriptors() == fds);
+  CHECK(fd_count() == fds);
 #ifndef MMAPIO_SUPPORT_SANITIZED_
   // (A sanitizer's runtime maps and unmaps its own memory meanwhile.)
   CHECK(maps_now() == maps);
@@ -88,18 +80,19 @@ TEST_CASE("mmapio_capability_query: INVALID_ARGUMENT when out is NULL or "
 TEST_CASE("mmapio_capability_query: the page size, the memlock limit and "
           "the growth reservation are this process's",
           "[capability]") {
-  const mmapio_capability_info page = query(MMAPIO_CAP_PAGE_SIZE);
+  const mmapio_capability_info page = query_capability(MMAPIO_CAP_PAGE_SIZE);
   CHECK(page.supported);
   CHECK(page.value == mmapio_page_size());
 
-  const mmapio_capability_info lock = query(MMAPIO_CAP_MLOCK);
+  const mmapio_capability_info lock = query_capability(MMAPIO_CAP_MLOCK);
   struct rlimit rl;
   REQUIRE(::getrlimit(RLIMIT_MEMLOCK, &rl) == 0);
   CHECK(lock.value == (rl.rlim_cur == RLIM_INFINITY
                            ? UINT64_MAX
                            : static_cast<uint64_t>(rl.rlim_cur)));
 
-  const mmapio_capability_info growth = query(MMAPIO_CAP_STABLE_GROWTH);
+  const mmapio_capability_info growth =
+      query_capability(MMAPIO_CAP_STABLE_GROWTH);
   CHECK(growth.supported == (sizeof(void *) == 8));
   if (growth.supported) {
     // Growing within what is reserved keeps the base.
@@ -117,15 +110,14 @@ TEST_CASE("mmapio_capability_query: the page size, the memlock limit and "
 
 TEST_CASE("mmapio_capability_query: each answer agrees with the function "
           "behind it",
-          "[capability]") {
+          "[capability][linux]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(4 * kPage, 1));
+  const std::string p = make_file(td, "f", pattern_bytes(4 * kPage, 1));
   MapPtr file = open_map(p, MMAPIO_MODE_RW);
   mmapio_map *m = file.get();
 
   SECTION("watch") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_WATCH);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_WATCH);
     mmapio_watch *w = nullptr;
     const int rc = mmapio_watch_start(
         &w, m, [](const mmapio_watch_event *, void *) {}, nullptr);
@@ -133,7 +125,7 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
     mmapio_watch_stop(w);
   }
   SECTION("streams") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_STREAMS);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_STREAMS);
     FILE *f = nullptr;
     const int rc = mmapio_fopen(&f, m, "r");
     CHECK((rc != MMAPIO_E_UNSUPPORTED) == c.supported);
@@ -141,7 +133,7 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
       std::fclose(f);
   }
   SECTION("memory-file seals") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_MEMFD_SEALS);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_MEMFD_SEALS);
     mmapio_map *a = nullptr;
     REQUIRE_OK(mmapio_anon(&a, kPage));
     MapPtr anon(a);
@@ -151,14 +143,14 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
       CHECK(rc == MMAPIO_E_UNSUPPORTED);
   }
   SECTION("mlock") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_MLOCK);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_MLOCK);
     if (c.supported && c.value >= kPage) {
       CHECK_OK(mmapio_lock(m, 0, kPage));
       CHECK_OK(mmapio_unlock(m, 0, kPage));
     }
   }
   SECTION("populate_read") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_POPULATE_READ);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_POPULATE_READ);
 #ifdef MADV_POPULATE_READ
     // Supported only where the kernel takes the advice.
     if (c.supported) {
@@ -171,7 +163,7 @@ TEST_CASE("mmapio_capability_query: each answer agrees with the function "
 #endif
   }
   SECTION("hugetlb: the pool's free pages") {
-    const mmapio_capability_info c = query(MMAPIO_CAP_HUGETLB);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_HUGETLB);
     std::ifstream in("/proc/meminfo");
     std::string key;
     uint64_t v = 0, free_pages = 0, reserved = 0, size_kb = 0;

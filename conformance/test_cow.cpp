@@ -11,15 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace {
-
-std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
-  std::string s(len, '\0');
-  REQUIRE_OK(mmapio_read(m, off, &s[0], len));
-  return s;
-}
-
-} // namespace
+using namespace mmapio_test;
 
 TEST_CASE("COW: writes are visible in the handle only, never in the file, "
           "other handles or after reopening",

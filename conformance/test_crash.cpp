@@ -32,10 +32,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-using mmapio_test::cachestat_dirty_pages;
-using mmapio_test::on_tmpfs;
-using mmapio_test::smaps_file_dirty_bytes;
-using mmapio_test::write_figure;
+using namespace mmapio_test;
 
 namespace {
 
@@ -196,7 +193,7 @@ unsigned kills_to_make() {
 
 TEST_CASE("crash loop: every acknowledged record survives SIGKILL, and its "
           "pages are written back",
-          "[crash][durability][mmapio_flush][mmapio_flush_range]") {
+          "[crash][durability][mmapio_flush][mmapio_flush_range][linux]") {
   TempDir td;
   if (on_tmpfs(td.dir()))
     MMAPIO_SKIP(td.dir() << " is on tmpfs: no writeback, so the pages of "

@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <sys/mount.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kOld = state_bytes(State::Full);
@@ -160,7 +162,7 @@ TEST_CASE("create: a failure under RLIMIT_FSIZE leaves an existing file as "
 
 TEST_CASE("create: PREALLOCATE on a file system too small fails with "
           "RESIZE_FAILED and leaves the file as it was",
-          "[mmapio_open_ex][create]") {
+          "[mmapio_open_ex][create][linux]") {
   // A 512 KiB tmpfs in a private mount namespace of a child; the 1 MiB
   // preallocation fails with ENOSPC. Replacing a 300 KiB file by another
   // needs room for both, which the tmpfs does not have either.
@@ -234,8 +236,7 @@ TEST_CASE("create: PREALLOCATE on a file system too small fails with "
 TEST_CASE("create: an empty file is sized in place",
           "[mmapio_create][mmapio_open_ex][create]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "f", "");
   REQUIRE(::chmod(p.c_str(), 0604) == 0);
   REQUIRE(::link(p.c_str(), d.path("other").c_str()) == 0);
   const ino_t ino = stat_of(p).st_ino;
@@ -254,8 +255,7 @@ TEST_CASE("create: a file with bytes is replaced, its other names and open "
           "and group carry over",
           "[mmapio_create][mmapio_open_ex][create]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kOld);
+  const std::string p = make_file(d, "f", kOld);
   REQUIRE(::chmod(p.c_str(), 0640) == 0);
   const bool root = ::geteuid() == 0;
   if (root)

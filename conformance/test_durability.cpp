@@ -18,14 +18,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::cannot_measure;
-using mmapio_test::dirty_of;
+using namespace mmapio_test;
 
 namespace {} // namespace
 
 TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
           "path wrote it",
-          "[mmapio_flush][durability]") {
+          "[mmapio_flush][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -61,7 +60,7 @@ TEST_CASE("durability: mmapio_flush writes back every dirty page, whatever "
 
 TEST_CASE("durability: mmapio_flush writes back pages dirtied again after an "
           "earlier flush",
-          "[mmapio_flush][durability]") {
+          "[mmapio_flush][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -88,7 +87,7 @@ TEST_CASE("durability: mmapio_flush writes back pages dirtied again after an "
 
 TEST_CASE("durability: mmapio_flush_range over exactly the written range "
           "writes it back",
-          "[mmapio_flush_range][durability]") {
+          "[mmapio_flush_range][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));
@@ -118,7 +117,7 @@ TEST_CASE("durability: mmapio_flush_range over exactly the written range "
 
 TEST_CASE("durability: mmapio_flush_range over several separate written "
           "ranges writes them all back",
-          "[mmapio_flush_range][durability]") {
+          "[mmapio_flush_range][durability][linux]") {
   const WritePath w =
       GENERATE(WritePath::view_mut, WritePath::base_mut, WritePath::update);
   CAPTURE(path_name(w));

@@ -40,10 +40,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-extern char **environ;
+using namespace mmapio_test;
 
-using mmapio_test::cachestat_dirty_pages;
-using mmapio_test::write_figure;
+extern char **environ;
 
 namespace {
 
@@ -343,7 +342,7 @@ std::string prealloc_create(const std::string &mnt, bool existing,
 
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when CREATE preallocates past the "
           "free space and the existing file is unchanged",
-          "[enospc][mmapio_open_ex][issue11][!mayfail]") {
+          "[enospc][mmapio_open_ex][issue11][!mayfail][linux]") {
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "create-existing", [](const std::string &mnt) {
     return prealloc_create(mnt, true, MMAPIO_CREATE);
@@ -352,7 +351,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when CREATE preallocates past the "
 
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when CREATE preallocates a new file "
           "past the free space and no file is left",
-          "[enospc][mmapio_open_ex][issue11][!mayfail]") {
+          "[enospc][mmapio_open_ex][issue11][!mayfail][linux]") {
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "create-new", [](const std::string &mnt) {
     return prealloc_create(mnt, false, MMAPIO_CREATE);
@@ -361,7 +360,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when CREATE preallocates a new file "
 
 TEST_CASE("mmapio_open_ex: RESIZE_FAILED when OPEN_OR_CREATE preallocates a "
           "new file past the free space and no file is left",
-          "[enospc][mmapio_open_ex][mmapio_open_or_create]") {
+          "[enospc][mmapio_open_ex][mmapio_open_or_create][linux]") {
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "open-or-create-new", [](const std::string &mnt) {
     return prealloc_create(mnt, false, MMAPIO_OPEN_OR_CREATE);
@@ -370,7 +369,7 @@ TEST_CASE("mmapio_open_ex: RESIZE_FAILED when OPEN_OR_CREATE preallocates a "
 
 TEST_CASE("mmapio_resize: RESIZE_FAILED when growth with PREALLOCATE passes "
           "the free space and nothing is lost",
-          "[enospc][mmapio_resize]") {
+          "[enospc][mmapio_resize][linux]") {
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "resize", [](const std::string &mnt) {
     Findings f;
@@ -416,7 +415,7 @@ TEST_CASE("mmapio_resize: RESIZE_FAILED when growth with PREALLOCATE passes "
 
 TEST_CASE("mmapio_update: FAULT with the guard on where sparse writes run out "
           "of space and the bytes before it are durable after a flush",
-          "[enospc][mmapio_update][mmapio_set_guard][guard]") {
+          "[enospc][mmapio_update][mmapio_set_guard][guard][linux]") {
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "sparse-guard", [fs](const std::string &mnt) {
     Findings f;

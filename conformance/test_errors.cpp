@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+using namespace mmapio_test;
+
 namespace {
 
 struct CodeRow {

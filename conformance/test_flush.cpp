@@ -7,13 +7,15 @@
 #include <cstdint>
 #include <string>
 
+using namespace mmapio_test;
+
 namespace {
 
 // A handle of the given mode on a file of `size` bytes filled with a
 // pattern (created through the library when mode is RW).
 MapPtr map_in_mode(const TempDir &td, mmapio_mode mode, uint64_t size) {
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(static_cast<size_t>(size)));
+  const std::string p =
+      make_file(td, "f", pattern_bytes(static_cast<size_t>(size)));
   return open_map(p, mode);
 }
 

@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <vector>
 
-using mmapio_test::run_child;
+using namespace mmapio_test;
 
 namespace {
 
@@ -330,7 +330,7 @@ TEST_CASE("mmapio_async_update: the completion has FAULT when the file was "
 
 TEST_CASE("mmapio_fopen: with the guard on, fread and fwrite fail with "
           "EFAULT where the file was truncated",
-          "[mmapio_fopen][fault]") {
+          "[mmapio_fopen][fault][linux]") {
   TempDir t;
   const int st = run_child("guard_stream_faults", {t.path("f.bin")});
   if (st == 77)

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/statfs.h>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 
@@ -94,8 +94,7 @@ std::string shmem_collapse_blocker() {
 // does, else why not.
 std::string file_thp_blocker(const TempDir &dir) {
   const size_t len = 8 * kMiB;
-  const std::string p = dir.path("probe.bin");
-  write_bytes(p, pattern_bytes(len, 5));
+  const std::string p = make_file(dir, "probe.bin", pattern_bytes(len, 5));
   if (!drop_page_cache(p))
     return "the page cache of " + dir.dir() + " cannot be dropped";
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
@@ -170,7 +169,7 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
 
 TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
           "backed",
-          "[mmapio_is_hugepage_backed][hugepages]") {
+          "[mmapio_is_hugepage_backed][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -188,8 +187,9 @@ TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
   CHECK(std::string(r.detail).find("no huge pages") == 0);
 }
 
-TEST_CASE("mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
-          "[mmapio_is_hugepage_backed][mmapio_hugepage_diagnose][hugepages]") {
+TEST_CASE(
+    "mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
+    "[mmapio_is_hugepage_backed][mmapio_hugepage_diagnose][hugepages][linux]") {
   if (smaps_blocker().empty())
     MMAPIO_SKIP("the library can read /proc/self/smaps here");
   MapPtr m;
@@ -207,12 +207,11 @@ TEST_CASE("mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
 
 TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
           "resident",
-          "[mmapio_hugepage_diagnose][hugepages]") {
+          "[mmapio_hugepage_diagnose][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
-  const std::string p = dir.path("cold.bin");
-  write_bytes(p, pattern_bytes(8 * kMiB, 1));
+  const std::string p = make_file(dir, "cold.bin", pattern_bytes(8 * kMiB, 1));
   mmapio_map *raw = nullptr;
   REQUIRE_OK(mmapio_open(&raw, p.c_str(), MMAPIO_MODE_RO));
   MapPtr m(raw);
@@ -236,7 +235,7 @@ TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
 }
 
 TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
-          "[mmapio_hugepage_diagnose][hugepages][cow]") {
+          "[mmapio_hugepage_diagnose][hugepages][cow][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -250,9 +249,10 @@ TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
   CHECK(r.resident_bytes >= kMiB);
 }
 
-TEST_CASE("mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
-          "and smaps",
-          "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages]") {
+TEST_CASE(
+    "mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
+    "and smaps",
+    "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages][linux]") {
   if (!smaps_blocker().empty())
     MMAPIO_SKIP(smaps_blocker());
   TempDir dir;
@@ -265,8 +265,7 @@ TEST_CASE("mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
   if (b == Backing::Anon) {
     REQUIRE_OK(mmapio_anon_ex(&raw, size, flags | MMAPIO_OPT_TOUCH_EAGER));
   } else {
-    const std::string p = dir.path("agree.bin");
-    write_bytes(p, pattern_bytes(size, 2));
+    const std::string p = make_file(dir, "agree.bin", pattern_bytes(size, 2));
     mmapio_options o = MMAPIO_OPTIONS_INIT;
     o.mode = b == Backing::RW ? MMAPIO_MODE_RW : MMAPIO_MODE_RO;
     o.flags = flags | MMAPIO_OPT_TOUCH_EAGER;
@@ -311,7 +310,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: lack of huge pages is never an error",
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
           "the kernel can collapse shared memory",
-          "[mmapio_anon_ex][hugepages][anon]") {
+          "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -338,7 +337,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
           "file system gives them",
-          "[mmapio_open_ex][hugepages]") {
+          "[mmapio_open_ex][hugepages][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -350,8 +349,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
   const size_t size = 8 * kMiB;
-  const std::string p = dir.path("huge.bin");
-  write_bytes(p, pattern_bytes(size, 4));
+  const std::string p = make_file(dir, "huge.bin", pattern_bytes(size, 4));
   REQUIRE(drop_page_cache(p));
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;
@@ -372,7 +370,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
 
 TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
           "the pool has pages",
-          "[mmapio_anon_ex][hugepages][anon]") {
+          "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!linux_build())
@@ -410,9 +408,10 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
   CHECK(got == bytes);
 }
 
-TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
-          "region falls back and says so",
-          "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon]") {
+TEST_CASE(
+    "MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
+    "region falls back and says so",
+    "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())
@@ -437,7 +436,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: without free hugetlb pages an anonymous "
 }
 
 TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
-          "[mmapio_hugepage_diagnose][hugepages][anon]") {
+          "[mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())

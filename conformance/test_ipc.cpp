@@ -19,11 +19,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::run_child;
-using mmapio_test::spawn_child;
-using mmapio_test::wait_child;
-
-using mmapio_test::describe_status;
+using namespace mmapio_test;
 
 namespace {
 

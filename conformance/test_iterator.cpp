@@ -2,7 +2,6 @@
 // writable walk with a callback, and what resizing does to a live walk.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -14,28 +13,13 @@
 
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
+using namespace mmapio_test;
 
 namespace {
 
 // The table of the brief: file sizes and chunk sizes.
 const uint64_t kSizes[] = {0, 1, kPage - 1, kPage, kPage + 1, 10 * kPage + 17};
 const size_t kChunkSizes[] = {1, 7, static_cast<size_t>(kPage), 65536};
-
-// A file of size pattern bytes mapped in mode (an empty file only RO).
-struct Fixture {
-  TempDir td;
-  std::string path;
-  std::string bytes;
-  MapPtr map;
-  Fixture(uint64_t size, mmapio_mode mode, unsigned seed = 7)
-      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
-    write_bytes(path, bytes);
-    mmapio_map *m = nullptr;
-    REQUIRE_OK(mmapio_open(&m, path.c_str(), mode));
-    map.reset(m);
-  }
-};
 
 // Walks it to the end; checks every chunk against bytes and the mapping.
 void check_walk(mmapio_chunks &it, mmapio_map *m, const std::string &bytes,
@@ -80,7 +64,7 @@ TEST_CASE("mmapio_chunks_next: every file size x chunk size yields the file's "
       size == 0 ? MMAPIO_MODE_RO
                 : GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(size, chunk, mode);
-  Fixture f(size, mode);
+  MappedFile f(size, mode);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), chunk));
   check_walk(it, f.map.get(), f.bytes, chunk);
@@ -93,7 +77,7 @@ TEST_CASE("mmapio_pages_begin: pages are chunks of the page size",
   const uint64_t size =
       GENERATE(from_range(std::begin(kSizes), std::end(kSizes)));
   CAPTURE(size);
-  Fixture f(size, MMAPIO_MODE_RO);
+  MappedFile f(size, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
   check_walk(it, f.map.get(), f.bytes, static_cast<size_t>(kPage));
@@ -108,7 +92,7 @@ TEST_CASE("mmapio_chunks_next_owned: every file size x chunk size yields "
   const size_t chunk =
       GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
   CAPTURE(size, chunk);
-  Fixture f(size, MMAPIO_MODE_RO);
+  MappedFile f(size, MMAPIO_MODE_RO);
   const auto *base =
       static_cast<const unsigned char *>(mmapio_base(f.map.get()));
   mmapio_chunks it;
@@ -142,7 +126,7 @@ TEST_CASE("mmapio_chunks_next_owned: every file size x chunk size yields "
 TEST_CASE("mmapio_chunks_next_owned: mixes with mmapio_chunks_next on one "
           "walk (pages_owned)",
           "[mmapio_chunks_next_owned][mmapio_pages_begin][iterator]") {
-  Fixture f(3 * kPage + 5, MMAPIO_MODE_RO);
+  MappedFile f(3 * kPage + 5, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_pages_begin(&it, f.map.get()));
   mmapio_chunk v{};
@@ -242,7 +226,7 @@ TEST_CASE("mmapio_chunks_next: growth during a walk is not seen",
 
 TEST_CASE("mmapio_chunks_next: growth that moves the base does not disturb "
           "a walk",
-          "[mmapio_chunks_next][mmapio_resize][iterator][resize]") {
+          "[mmapio_chunks_next][mmapio_resize][iterator][resize][linux]") {
   TempDir td;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.size = 4 * kPage;
@@ -284,7 +268,7 @@ TEST_CASE("mmapio_chunks_next: growth that moves the base does not disturb "
 TEST_CASE("mmapio_chunks_begin: the walk keeps a closed mapping alive until "
           "its end",
           "[mmapio_chunks_begin][mmapio_close][iterator]") {
-  Fixture f(2 * kPage + 3, MMAPIO_MODE_RO);
+  MappedFile f(2 * kPage + 3, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 100));
   int fd = -1;
@@ -404,8 +388,7 @@ TEST_CASE("mmapio_chunks_end: the last walk and the last reference, dropped "
   // ASan, TSan and valgrind see a double free or a leak; the walk's bytes
   // stay readable until its end.
   TempDir td;
-  const std::string path = td.path("f");
-  write_bytes(path, pattern_bytes(2 * kPage, 3));
+  const std::string path = make_file(td, "f", pattern_bytes(2 * kPage, 3));
   const int rounds = mmapio_test_under_valgrind() ? 50 : 500;
   for (int round = 0; round < rounds; round++) {
     mmapio_map *m = nullptr;
@@ -476,7 +459,7 @@ TEST_CASE("mmapio_chunks_mut: every file size x chunk size visits each chunk "
       GENERATE(from_range(std::begin(kChunkSizes), std::end(kChunkSizes)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(size, chunk, mode);
-  Fixture f(size, mode);
+  MappedFile f(size, mode);
   MutLog log;
   REQUIRE_OK(mmapio_chunks_mut(f.map.get(), chunk, fill_chunk, &log));
   REQUIRE(log.offs.size() == (size + chunk - 1) / chunk);
@@ -541,7 +524,7 @@ TEST_CASE("mmapio_chunks_mut: the walk is pinned: a shrink from the callback "
 
 TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when it or m is NULL",
           "[mmapio_chunks_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   std::memset(&it, 0xAB, sizeof it);
   CHECK_CODE(mmapio_chunks_begin(&it, nullptr, 16), MMAPIO_E_INVALID_ARGUMENT);
@@ -553,7 +536,7 @@ TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when it or m is NULL",
 
 TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when chunk_size is 0",
           "[mmapio_chunks_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   std::memset(&it, 0xAB, sizeof it);
   CHECK_CODE(mmapio_chunks_begin(&it, f.map.get(), 0),
@@ -564,7 +547,7 @@ TEST_CASE("mmapio_chunks_begin: INVALID_ARGUMENT when chunk_size is 0",
 
 TEST_CASE("mmapio_pages_begin: INVALID_ARGUMENT when it or m is NULL",
           "[mmapio_pages_begin][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   CHECK_CODE(mmapio_pages_begin(&it, nullptr), MMAPIO_E_INVALID_ARGUMENT);
   CHECK_CODE(mmapio_pages_begin(nullptr, f.map.get()),
@@ -574,7 +557,7 @@ TEST_CASE("mmapio_pages_begin: INVALID_ARGUMENT when it or m is NULL",
 
 TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
           "[mmapio_chunks_next_owned][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   mmapio_chunks it;
   REQUIRE_OK(mmapio_chunks_begin(&it, f.map.get(), 16));
   mmapio_owned_chunk o{};
@@ -589,10 +572,10 @@ TEST_CASE("mmapio_chunks_next_owned: INVALID_ARGUMENT when it or out is NULL",
 
 TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
           "allocated",
-          "[mmapio_chunks_next_owned][errors][iterator]") {
+          "[mmapio_chunks_next_owned][errors][iterator][linux]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   // A sparse file far larger than the memory the child may still map.
-  Fixture f(0, MMAPIO_MODE_RO);
+  MappedFile f(0, MMAPIO_MODE_RO);
   const std::string big = f.td.path("big");
   mmapio_map *raw = nullptr;
   constexpr uint64_t size = mmapio_test_big_file();
@@ -602,7 +585,7 @@ TEST_CASE("mmapio_chunks_next_owned: NO_MEMORY when the copy cannot be "
     mmapio_chunks it;
     if (mmapio_chunks_begin(&it, m.get(), static_cast<size_t>(size / 2)) != 0)
       return 100;
-    mmapio_views_test::limit_address_space(size_t{1} << 28);
+    limit_address_space(size_t{1} << 28);
     mmapio_owned_chunk o{};
     o.data = &extra; // must stay untouched
     const int rc = mmapio_chunks_next_owned(&it, &o);
@@ -640,7 +623,7 @@ TEST_CASE("mmapio_chunks_mut: INVALID_ARGUMENT when chunk_size is 0",
 
 TEST_CASE("mmapio_chunks_mut: INVALID_MODE when the mapping is read-only",
           "[mmapio_chunks_mut][errors][iterator]") {
-  Fixture f(kPage, MMAPIO_MODE_RO);
+  MappedFile f(kPage, MMAPIO_MODE_RO);
   MutLog log;
   CHECK_CODE(mmapio_chunks_mut(f.map.get(), 16, fill_chunk, &log),
              MMAPIO_E_INVALID_MODE);

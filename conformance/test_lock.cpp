@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 
@@ -87,7 +87,7 @@ TEST_CASE("mmapio_lock: INVALID_ARGUMENT when m is NULL",
 }
 
 TEST_CASE("mmapio_lock: OUT_OF_BOUNDS when the range leaves the mapping",
-          "[mmapio_lock][errors][lock]") {
+          "[mmapio_lock][errors][lock][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kPage);
   CHECK_CODE(mmapio_lock(mk.map.get(), 0, 2 * kPage + 1),
@@ -113,7 +113,7 @@ TEST_CASE("mmapio_lock: LOCK_FAILED when RLIMIT_MEMLOCK and privilege stop "
 }
 
 TEST_CASE("mmapio_lock: locks the widened range and faults it in",
-          "[mmapio_lock][lock]") {
+          "[mmapio_lock][lock][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -139,7 +139,7 @@ TEST_CASE("mmapio_lock: locks the widened range and faults it in",
   CHECK(locked_bytes(m, 32 * kPage) == 0);
 }
 
-TEST_CASE("mmapio_lock: len 0 locks nothing", "[mmapio_lock][lock]") {
+TEST_CASE("mmapio_lock: len 0 locks nothing", "[mmapio_lock][lock][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::Anon, 4 * kPage);
   REQUIRE_OK(mmapio_lock(mk.map.get(), kPage, 0));
@@ -147,7 +147,7 @@ TEST_CASE("mmapio_lock: len 0 locks nothing", "[mmapio_lock][lock]") {
 }
 
 TEST_CASE("mmapio_lock: a shrink releases the cut pages, close the rest",
-          "[mmapio_lock][lock][resize]") {
+          "[mmapio_lock][lock][resize][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 16 * kPage);
   mmapio_map *m = mk.map.get();
@@ -176,7 +176,7 @@ TEST_CASE("mmapio_unlock: INVALID_ARGUMENT when m is NULL",
 }
 
 TEST_CASE("mmapio_unlock: OUT_OF_BOUNDS when the range leaves the mapping",
-          "[mmapio_unlock][errors][lock]") {
+          "[mmapio_unlock][errors][lock][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::Anon, 2 * kPage);
   REQUIRE_OK(mmapio_lock_all(mk.map.get()));
@@ -189,7 +189,7 @@ TEST_CASE("mmapio_unlock: OUT_OF_BOUNDS when the range leaves the mapping",
 // mmapio_unlock_all is tested through the seam: test_seam_memory.cpp.
 
 TEST_CASE("mmapio_unlock: unlocks part of a locked range",
-          "[mmapio_unlock][lock]") {
+          "[mmapio_unlock][lock][linux]") {
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::Anon);
   INFO(backing_name(b));
@@ -225,7 +225,7 @@ TEST_CASE("mmapio_lock_all: LOCK_FAILED when RLIMIT_MEMLOCK and privilege "
 }
 
 TEST_CASE("mmapio_lock_all: locks every page of the mapping",
-          "[mmapio_lock_all][lock]") {
+          "[mmapio_lock_all][lock][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -245,7 +245,7 @@ TEST_CASE("mmapio_unlock_all: INVALID_ARGUMENT when m is NULL",
 }
 
 TEST_CASE("mmapio_unlock_all: a mapping never locked is fine",
-          "[mmapio_unlock_all][lock]") {
+          "[mmapio_unlock_all][lock][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RO, 3 * kPage);
   CHECK_OK(mmapio_unlock_all(mk.map.get()));

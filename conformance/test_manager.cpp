@@ -10,6 +10,8 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 555, 21);
@@ -66,8 +68,7 @@ bool set_immutable(const std::string &p, bool on) {
 TEST_CASE("mmapio_write_file: writes the bytes in place",
           "[mmapio_write_file][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ino_t ino = stat_of(p).st_ino;
   const size_t n = kContent.size();
   std::string want = kContent;
@@ -95,8 +96,7 @@ TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is NULL or data is "
           "NULL with len > 0",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   SECTION("path is NULL") {
     CHECK_CODE(mmapio_write_file(nullptr, 0, "x", 1),
                MMAPIO_E_INVALID_ARGUMENT);
@@ -110,7 +110,7 @@ TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is NULL or data is "
 
 TEST_CASE("mmapio_write_file: INVALID_ARGUMENT when path is not a regular "
           "file",
-          "[mmapio_write_file][errors][access][security]") {
+          "[mmapio_write_file][errors][access][security][linux]") {
   TempDir d;
   std::string p;
   std::unique_ptr<SocketFile> sock;
@@ -144,8 +144,7 @@ TEST_CASE("mmapio_write_file: OUT_OF_BOUNDS when off + len exceeds the "
           "file's size",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const uint64_t n = kContent.size();
   const std::string src(static_cast<size_t>(n) + 16, '@');
   struct Row {
@@ -169,8 +168,7 @@ TEST_CASE("mmapio_write_file: OUT_OF_BOUNDS when off + len exceeds the "
 TEST_CASE("mmapio_write_file: RESIZE_FAILED when the file is empty",
           "[mmapio_write_file][errors][access]") {
   TempDir d;
-  const std::string p = d.path("empty");
-  write_bytes(p, "");
+  const std::string p = make_file(d, "empty", "");
   CHECK_CODE(mmapio_write_file(p.c_str(), 0, "x", 1), MMAPIO_E_RESIZE_FAILED);
   CHECK_CODE(mmapio_write_file(p.c_str(), 0, nullptr, 0),
              MMAPIO_E_RESIZE_FAILED);
@@ -197,26 +195,16 @@ TEST_CASE("mmapio_write_file: IO when the file cannot be opened",
 
 TEST_CASE("mmapio_write_file: NO_MEMORY when allocating the handle fails",
           "[mmapio_write_file][errors][access]") {
-  std::string why;
-  if (!allocation_failure_testable(&why)) {
-    WARN("SKIPPED: " << why);
-    return;
-  }
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   const ChildOutcome r = run_in_child([&](int &) {
     exhaust_memory_in_child();
     return mmapio_write_file(p.c_str(), 0, "xyz", 3);
   });
   INFO(r.describe());
   REQUIRE(r.reported);
-  const bool no_memory = r.rc == MMAPIO_E_NO_MEMORY;
-  const bool mmap_enomem = r.rc == MMAPIO_E_IO && r.os_errno == ENOMEM;
-  CHECK((no_memory || mmap_enomem));
-  if (mmap_enomem)
-    WARN("mmapio_write_file reported IO/ENOMEM (mmap before allocating the "
-         "handle)");
+  check_out_of_memory(r, "mmapio_write_file");
   CHECK_BYTES(read_bytes(p), kContent);
 }
 
@@ -322,7 +310,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src or dst is NULL",
 }
 
 TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
-          "[mmapio_copy_file][errors][open][security]") {
+          "[mmapio_copy_file][errors][open][security][linux]") {
   TempDir d;
   std::string src;
   std::unique_ptr<SocketFile> sock;
@@ -339,8 +327,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
     src = d.path("sock");
     sock.reset(new SocketFile(src));
   }
-  const std::string dst = d.path("dst");
-  write_bytes(dst, kContent);
+  const std::string dst = make_file(d, "dst", kContent);
   const std::vector<std::string> before = dir_listing(d.dir());
   const ChildOutcome r =
       in_child([&] { return mmapio_copy_file(src.c_str(), dst.c_str()); });
@@ -354,8 +341,7 @@ TEST_CASE("mmapio_copy_file: INVALID_ARGUMENT when src is not a regular file",
 TEST_CASE("mmapio_copy_file: IO when src cannot be read",
           "[mmapio_copy_file][errors][open]") {
   TempDir d;
-  const std::string dst = d.path("dst");
-  write_bytes(dst, kContent);
+  const std::string dst = make_file(d, "dst", kContent);
   write_bytes(d.path("file"), "x");
   SECTION("src is missing") {
     CHECK_CODE(mmapio_copy_file(d.path("missing").c_str(), dst.c_str()),
@@ -374,8 +360,7 @@ TEST_CASE("mmapio_copy_file: IO when src cannot be read",
 TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
           "[mmapio_copy_file][errors][open]") {
   TempDir d;
-  const std::string src = d.path("src");
-  write_bytes(src, kContent);
+  const std::string src = make_file(d, "src", kContent);
   SECTION("dst's directory is missing") {
     CHECK_CODE(mmapio_copy_file(src.c_str(), d.path("nodir/dst").c_str()),
                MMAPIO_E_IO);
@@ -394,8 +379,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
     // RLIMIT_FSIZE below the source's size, in a child.
     const std::string big = pattern_bytes(3 << 20, 8);
     write_bytes(src, big);
-    const std::string dst = d.path("dst");
-    write_bytes(dst, kContent);
+    const std::string dst = make_file(d, "dst", kContent);
     const ChildOutcome r = run_in_child([&](int &) {
       ::signal(SIGXFSZ, SIG_IGN);
       struct rlimit rl;
@@ -421,8 +405,7 @@ TEST_CASE("mmapio_copy_file: IO when dst cannot be written",
 TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
           "[mmapio_delete_file][open]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   MapPtr g(m);
@@ -437,7 +420,7 @@ TEST_CASE("mmapio_delete_file: removes the file, open handles stay valid",
 
 TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
           "regular file",
-          "[mmapio_delete_file][errors][open][security]") {
+          "[mmapio_delete_file][errors][open][security][linux]") {
   TempDir d;
   SECTION("path is NULL") {
     CHECK_CODE(mmapio_delete_file(nullptr), MMAPIO_E_INVALID_ARGUMENT);
@@ -453,8 +436,8 @@ TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
     if (::mknod(d.path("null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0)
       targets.push_back(d.path("null"));
     else
-      WARN("character device case skipped: mknod failed: "
-           << std::strerror(errno));
+      MMAPIO_NOTE_SKIP(
+          "the character device case: mknod failed: " << std::strerror(errno));
     for (const std::string &t : targets) {
       const std::vector<std::string> before = dir_listing(d.dir());
       const ChildOutcome r =
@@ -471,7 +454,7 @@ TEST_CASE("mmapio_delete_file: INVALID_ARGUMENT when path is NULL or not a "
 
 TEST_CASE("mmapio_delete_file: IO when the file does not exist or cannot be "
           "removed",
-          "[mmapio_delete_file][errors][open]") {
+          "[mmapio_delete_file][errors][open][linux]") {
   TempDir d;
   SECTION("missing (ENOENT)") {
     CHECK_CODE(mmapio_delete_file(d.path("missing").c_str()), MMAPIO_E_IO);
@@ -484,11 +467,10 @@ TEST_CASE("mmapio_delete_file: IO when the file does not exist or cannot be "
     CHECK(path_exists(d.path("file")));
   }
   SECTION("an immutable file cannot be removed (EPERM)") {
-    const std::string p = d.path("locked");
-    write_bytes(p, kContent);
+    const std::string p = make_file(d, "locked", kContent);
     if (!set_immutable(p, true)) {
-      WARN("SKIPPED: cannot set FS_IMMUTABLE_FL on " << p << ": "
-                                                     << std::strerror(errno));
+      MMAPIO_NOTE_SKIP("cannot set FS_IMMUTABLE_FL on "
+                       << p << ": " << std::strerror(errno));
     } else {
       const int rc = mmapio_delete_file(p.c_str());
       const int os = mmapio_last_error()->os_errno;

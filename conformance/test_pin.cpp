@@ -4,6 +4,8 @@
 
 #include <sys/mman.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const uint64_t kSize = 16384;
@@ -145,8 +147,7 @@ TEST_CASE("pins: the farthest pin governs, a zero-length pin counts",
 TEST_CASE("pins: close with a live pin keeps the mapping until unpin",
           "[mmapio_pin_range][mmapio_unpin][access]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, pattern_bytes(kSize, 4));
+  const std::string p = make_file(d, "f", pattern_bytes(kSize, 4));
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   const void *v = nullptr;

@@ -16,13 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
-
-using mmapio_test::cannot_measure;
-using mmapio_test::dirty_of;
+using namespace mmapio_test;
 
 namespace {
 
@@ -60,7 +54,7 @@ TEST_CASE("flush policy MANUAL: updates stay pending until an explicit "
 
 TEST_CASE("flush policy ALWAYS: each update leaves nothing pending and its "
           "pages clean",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 8 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
   const std::string why = cannot_measure(td.dir());
@@ -116,7 +110,7 @@ TEST_CASE("flush policy EVERY_WRITES: every w-th update flushes",
 
 TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
           "after the last write, whatever path wrote",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())
@@ -140,7 +134,7 @@ TEST_CASE("flush policy EVERY_MILLIS: no dirty page remains a few periods "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: keeps flushing later writes",
-          "[flush-policy][durability]") {
+          "[flush-policy][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())
@@ -170,7 +164,7 @@ TEST_CASE("flush policy EVERY_MILLIS: the bytes reach the file without an "
 
 TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
           "handle closes",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   {
@@ -187,7 +181,7 @@ TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
@@ -201,7 +195,7 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
 
 TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
           "until the last reference goes",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   mmapio_map *m = nullptr;
@@ -219,7 +213,7 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
 
 TEST_CASE("flush policy EVERY_MILLIS: opening and closing repeatedly leaves "
           "no thread behind",
-          "[flush-policy]") {
+          "[flush-policy][linux]") {
   TempDir td;
   const size_t before = thread_count_stable();
   for (int i = 0; i < 50; i++) {
@@ -273,8 +267,8 @@ TEST_CASE("mmapio_flush_range_hint: OUT_OF_BOUNDS when off + len exceeds "
 TEST_CASE("mmapio_flush_hint: RO and COW mappings return 0",
           "[mmapio_flush_hint][durability]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(static_cast<size_t>(2 * kPage)));
+  const std::string p =
+      make_file(td, "f", pattern_bytes(static_cast<size_t>(2 * kPage)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), mode));
@@ -299,7 +293,7 @@ TEST_CASE("mmapio_flush_hint: anonymous mappings return 0",
 
 TEST_CASE("mmapio_flush_hint: starts writeback of pages written through "
           "any path: they become clean without a durable flush",
-          "[mmapio_flush_hint][durability]") {
+          "[mmapio_flush_hint][durability][linux]") {
   TempDir td;
   const std::string why = cannot_measure(td.dir());
   if (!why.empty())

@@ -17,10 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
-using mmapio_test::read_maps;
-using mmapio_test::Vma;
-using mmapio_test::vma_containing;
+using namespace mmapio_test;
 
 namespace {
 
@@ -48,21 +45,11 @@ void fill(mmapio_map *m, uint64_t off, const std::string &bytes) {
   REQUIRE_OK(mmapio_update(m, off, bytes.data(), bytes.size()));
 }
 
-std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
-  std::string s(len, '\0');
-  REQUIRE_OK(mmapio_read(m, off, &s[0], len));
-  return s;
-}
-
 std::string at(const void *p, size_t len) {
   return std::string(static_cast<const char *>(p), len);
 }
 
 std::string zeros(size_t n) { return std::string(n, '\0'); }
-
-uint64_t file_size(const std::string &path) {
-  return static_cast<uint64_t>(stat_of(path).st_size);
-}
 
 } // namespace
 
@@ -79,8 +66,7 @@ TEST_CASE("mmapio_resize: the reservation past the file's end cannot be "
           "read, before and after growing and shrinking",
           "[mmapio_resize][mmapio_create][mmapio_anon][resize][linux]") {
   if (read_maps().empty()) {
-    WARN("SKIPPED: no /proc/self/maps to read the protections from");
-    return;
+    MMAPIO_SKIP("no /proc/self/maps to read the protections from");
   }
   TempDir td;
   const bool anonymous = GENERATE(false, true);
@@ -102,8 +88,7 @@ TEST_CASE("mmapio_resize: the reservation past the file's end cannot be "
   CHECK(perms_at(0) == "rw-");
   const std::string past = perms_at(huge);
   if (past.empty()) {
-    WARN("SKIPPED: the reservation ends within the first huge page");
-    return;
+    MMAPIO_SKIP("the reservation ends within the first huge page");
   }
   CHECK(past == "---");
   REQUIRE_OK(mmapio_resize(m.get(), huge + kPage, nullptr));
@@ -363,7 +348,7 @@ TEST_CASE("mmapio_resize: growth past a small reservation reports whether "
 
 TEST_CASE("mmapio_resize: growth that cannot extend in place moves the base "
           "and old pointers stay valid",
-          "[mmapio_resize][resize]") {
+          "[mmapio_resize][resize][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   const uint64_t from = 4 * kPage;
@@ -601,10 +586,10 @@ TEST_CASE("mmapio_resize: readers racing a resizing thread get 0 or "
   CHECK(file_size(p) == mmapio_len(map));
 }
 
-TEST_CASE(
-    "mmapio_resize: views racing growth that moves the base cover "
-    "every byte of the length they were checked against",
-    "[mmapio_resize][mmapio_view][mmapio_view_atomic_u32_array][resize]") {
+TEST_CASE("mmapio_resize: views racing growth that moves the base cover "
+          "every byte of the length they were checked against",
+          "[mmapio_resize][mmapio_view][mmapio_view_atomic_u32_array]"
+          "[resize][linux]") {
   // The inline views read the length, then the base, with no retry. A
   // reader that paired an old base with a grown length would read past
   // the old reservation (PROT_NONE or unmapped) and crash the suite; so

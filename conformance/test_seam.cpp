@@ -18,10 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
-using mmapio_test::read_maps;
-using mmapio_test::SysGuard;
-using mmapio_test::Vma;
+using namespace mmapio_test;
 
 namespace {
 
@@ -127,20 +124,6 @@ MapPtr open_rw(const std::string &path) {
   INFO("mmapio_open returned " << mmapio_describe(rc));
   REQUIRE(rc == 0);
   return MapPtr(m);
-}
-
-std::string read_map(const mmapio_map *m, uint64_t off, size_t len) {
-  std::string s(len, '\0');
-  REQUIRE_OK(mmapio_read(m, off, &s[0], len));
-  return s;
-}
-
-uint64_t file_size(const std::string &path) {
-  return static_cast<uint64_t>(stat_of(path).st_size);
-}
-
-uintptr_t base_addr(const mmapio_map *m) {
-  return reinterpret_cast<uintptr_t>(mmapio_base(m));
 }
 
 std::string describe_msyncs(const mmapio_map *m) {
@@ -578,7 +561,7 @@ void *misplacing_mmap(void *addr, size_t len, int prot, int flags, int fd,
 
 TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
           "even where the kernel places them anywhere",
-          "[mmapio_open][mmapio_create][hugepages]") {
+          "[mmapio_open][mmapio_create][hugepages][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
@@ -614,7 +597,7 @@ TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
 }
 
 TEST_CASE("mmapio_resize: RESIZE_FAILED when mmap fails",
-          "[mmapio_resize][errors][resize]") {
+          "[mmapio_resize][errors][resize][linux]") {
   SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");

@@ -9,16 +9,9 @@
 #include <cstring>
 #include <string>
 
-using mmapio_test::SysGuard;
+using namespace mmapio_test;
 
 namespace {
-
-mmapio_capability_info query(mmapio_capability cap) {
-  mmapio_capability_info info{};
-  REQUIRE_OK(mmapio_capability_query(cap, &info));
-  INFO(info.name << ": " << info.reason);
-  return info;
-}
 
 bool says(const mmapio_capability_info &c, const char *what) {
   return std::strstr(c.reason, what) != nullptr;
@@ -28,18 +21,18 @@ bool says(const mmapio_capability_info &c, const char *what) {
 
 TEST_CASE("mmapio_capability_query: a refused call is reported as missing, "
           "with its errno",
-          "[capability][seam]") {
+          "[capability][seam][linux]") {
   SysGuard guard;
   SECTION("populate refused (a kernel before 5.14)") {
     guard.fail("populate", EINVAL);
-    const mmapio_capability_info c = query(MMAPIO_CAP_POPULATE_READ);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_POPULATE_READ);
     CHECK_FALSE(c.supported);
     CHECK(says(c, std::strerror(EINVAL)));
   }
   SECTION("mlock refused, and the limit unknown") {
     guard.fail("mlock", EPERM);
     guard.fail("getrlimit", EPERM);
-    const mmapio_capability_info c = query(MMAPIO_CAP_MLOCK);
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_MLOCK);
     CHECK_FALSE(c.supported);
     CHECK(c.value == 0);
     CHECK(says(c, "unknown"));
@@ -47,19 +40,20 @@ TEST_CASE("mmapio_capability_query: a refused call is reported as missing, "
   }
   SECTION("the page probe refused (a kernel before 6.7)") {
     guard.fail("page_mapping", ENOTTY);
-    CHECK_FALSE(query(MMAPIO_CAP_PAGEMAP_SCAN).supported);
+    CHECK_FALSE(query_capability(MMAPIO_CAP_PAGEMAP_SCAN).supported);
   }
   if (SysGuard::has("memfd_create")) {
     SECTION("no memory file for the seals' try") {
       guard.fail("memfd_create", EMFILE);
-      const mmapio_capability_info c = query(MMAPIO_CAP_MEMFD_SEALS);
+      const mmapio_capability_info c = query_capability(MMAPIO_CAP_MEMFD_SEALS);
       CHECK_FALSE(c.supported);
       CHECK(says(c, "memfd_create"));
       CHECK(says(c, std::strerror(EMFILE)));
     }
     SECTION("the writeback call refused") {
       guard.fail("writeback", ENOSYS);
-      const mmapio_capability_info c = query(MMAPIO_CAP_WRITEBACK_HINT);
+      const mmapio_capability_info c =
+          query_capability(MMAPIO_CAP_WRITEBACK_HINT);
       CHECK_FALSE(c.supported);
       CHECK(says(c, "sync_file_range"));
     }

@@ -13,6 +13,8 @@
 
 #include <sys/mman.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 enum class Call { Ftruncate, Fallocate, Mmap, Fsync };
@@ -78,7 +80,7 @@ public:
   static bool fired() { return g_seen >= g_nth; }
 
 private:
-  mmapio_test::SysGuard guard_;
+  SysGuard guard_;
 };
 
 const Call kCalls[] = {Call::Ftruncate, Call::Fallocate, Call::Mmap,
@@ -175,7 +177,7 @@ TEST_CASE("create: a failure injected at any system call leaves an existing "
 
 TEST_CASE("mmapio_open_ex: FLUSH_FAILED when MMAPIO_OPT_SYNC_DIR cannot sync "
           "the directory after the new file got its name",
-          "[mmapio_open_ex][errors][create][durability]") {
+          "[mmapio_open_ex][errors][create][durability][linux]") {
   const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
   const bool existing = GENERATE(false, true);
   if (how == MMAPIO_OPEN_OR_CREATE && existing)
@@ -189,13 +191,13 @@ TEST_CASE("mmapio_open_ex: FLUSH_FAILED when MMAPIO_OPT_SYNC_DIR cannot sync "
   o.size = kSize;
   o.flags = MMAPIO_OPT_SYNC_DIR;
   mmapio_map *m = map_sentinel();
-  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
+  const size_t fds = count_dir("/proc/self/fd");
   {
     Inject inject(Call::Fsync, 1);
     CHECK_CODE(mmapio_open_ex(&m, p.c_str(), &o, how), MMAPIO_E_FLUSH_FAILED);
     CHECK(g_seen == 1); // the directory, once
   }
-  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds); // nothing leaked
+  CHECK(count_dir("/proc/self/fd") == fds); // nothing leaked
   const mmapio_error *e = mmapio_last_error();
   CHECK(e->os_errno == EIO);
   REQUIRE(e->syscall != nullptr);
@@ -241,7 +243,7 @@ TEST_CASE("mmapio_copy_file: FLUSH_FAILED when syncing dst's directory fails "
 
 TEST_CASE("mmapio_open_or_create: a name that is missing when opened and "
           "taken when linked, round after round, ends in MMAPIO_E_IO",
-          "[mmapio_open_or_create][errors][create]") {
+          "[mmapio_open_or_create][errors][create][linux]") {
   // Another process creating and deleting the name between each open and
   // link is what this fakes: every link of the new file reports EEXIST
   // while the name stays free. The call returns instead of retrying
@@ -249,11 +251,11 @@ TEST_CASE("mmapio_open_or_create: a name that is missing when opened and "
   TempDir d;
   const std::string p = d.path("f");
   mmapio_map *m = map_sentinel();
-  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
+  const size_t fds = count_dir("/proc/self/fd");
   {
-    mmapio_test::SysGuard guard;
+    SysGuard guard;
     guard.fail("link", EEXIST);
-    if (mmapio_test::SysGuard::has("linkat"))
+    if (SysGuard::has("linkat"))
       guard.fail("linkat", EEXIST);
     CHECK_CODE(mmapio_open_or_create(&m, p.c_str(), 4096), MMAPIO_E_IO);
   }
@@ -262,7 +264,7 @@ TEST_CASE("mmapio_open_or_create: a name that is missing when opened and "
   REQUIRE(e->syscall != nullptr);
   CHECK(std::string(e->syscall) == "link");
   CHECK(m == map_sentinel());
-  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds);
+  CHECK(count_dir("/proc/self/fd") == fds);
   CHECK(dir_listing(d.dir()).empty());
   close_unless_sentinel(m);
 }

@@ -5,6 +5,8 @@
 #include "support_proc.hpp"
 #include "support_seam.hpp"
 
+using namespace mmapio_test;
+
 namespace {
 int failing_sigaction(int, const struct sigaction *, struct sigaction *) {
   errno = EINVAL;
@@ -33,6 +35,5 @@ MMAPIO_CHILD(guard_sigaction_fails) {
 TEST_CASE("mmapio_set_guard: IO when the SIGBUS handler cannot be installed",
           "[mmapio_set_guard][errors][fault]") {
   TempDir t;
-  REQUIRE(mmapio_test::run_child("guard_sigaction_fails", {t.path("f.bin")}) ==
-          0);
+  REQUIRE(run_child("guard_sigaction_fails", {t.path("f.bin")}) == 0);
 }

@@ -15,8 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-using namespace mmapio_mem;
-using mmapio_test::SysGuard;
+using namespace mmapio_test;
 
 namespace {
 
@@ -158,7 +157,7 @@ TEST_CASE("mmapio_unlock_all: UNLOCK_FAILED when munlock fails",
 }
 
 TEST_CASE("mmapio_resident: IO when mincore fails",
-          "[mmapio_resident][errors][touch]") {
+          "[mmapio_resident][errors][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(4 * kMiB);
   guard.fail("mincore", ENOMEM);
@@ -279,7 +278,7 @@ TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
 
 TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
           "every MMI_TOUCH_SMALL_RECHECK calls",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -295,7 +294,7 @@ TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
 
 TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
           "judged by the time their first page takes",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_UNKNOWN; // a kernel without PAGEMAP_SCAN
@@ -320,7 +319,7 @@ TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
 
 TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
           "faster, and the other is timed on an eighth every 16th call",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   const size_t size = 8 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -362,15 +361,14 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
 
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
           "small ones",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   const unsigned char *blk =
       first_aligned_block(mmapio_base(m.get()), 8 * kMiB);
   const int fresh = mmi_os_page_mapping(blk);
   if (fresh == MMI_PAGE_UNKNOWN) {
-    WARN("SKIPPED: no PAGEMAP_SCAN here (Linux 6.7 or later has it)");
-    return;
+    MMAPIO_SKIP("no PAGEMAP_SCAN here (Linux 6.7 or later has it)");
   }
   CHECK(fresh == MMI_PAGE_ABSENT);
   volatile unsigned char sink =
@@ -382,7 +380,7 @@ TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
 
 TEST_CASE("mmapio_touch_pages_range: a small range without a whole huge "
           "page probes its first page until a look finds it mapped",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -467,7 +465,7 @@ TEST_CASE("mmapio_touch_pages_range: a large range without a whole huge page "
 
 TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
           "range is looped inline, page by page",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -494,7 +492,7 @@ TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
 
 TEST_CASE("mmapio_touch_pages: a slow populate takes the loop until the "
           "next probe",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;
@@ -537,7 +535,7 @@ void check_segment_probes(const void *base, size_t size) {
 
 TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
           "small part looped",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   SysGuard guard(clear_records);
   const size_t size = 64 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -629,7 +627,7 @@ TEST_CASE("mmapio_touch_pages: a small range is probed once, a large one "
 }
 
 TEST_CASE("mmapio_touch_pages: without MADV_POPULATE_READ the loop does it",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 // ------------------------------------------------------------------
@@ -101,10 +103,6 @@ void clear_records() {
 // Helpers
 // ------------------------------------------------------------------
 
-uintptr_t base_addr(const mmapio_map *m) {
-  return reinterpret_cast<uintptr_t>(mmapio_base(m));
-}
-
 } // namespace
 
 // ------------------------------------------------------------------
@@ -114,7 +112,7 @@ uintptr_t base_addr(const mmapio_map *m) {
 TEST_CASE("flush policy EVERY_MILLIS: the thread calls msync after an "
           "update, and pending returns to 0",
           "[flush-policy][mmapio_update]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   guard.set("msync", fake_msync);
   {
@@ -133,8 +131,8 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread calls msync after an "
 
 TEST_CASE("flush policy EVERY_MILLIS: writes through a raw pointer are "
           "flushed although pending stays 0",
-          "[flush-policy][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+          "[flush-policy][durability][linux]") {
+  SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
   {
@@ -169,8 +167,8 @@ TEST_CASE("flush policy EVERY_MILLIS: writes through a raw pointer are "
 }
 
 TEST_CASE("flush policy EVERY_MILLIS: no msync while nothing is dirty",
-          "[flush-policy]") {
-  mmapio_test::SysGuard guard(clear_records);
+          "[flush-policy][linux]") {
+  SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
   guard.set("msync", fake_msync);
@@ -198,7 +196,7 @@ TEST_CASE("flush policy EVERY_MILLIS: no msync while nothing is dirty",
 TEST_CASE("flush policy EVERY_MILLIS: a failed background flush is sticky "
           "for later flushes and hints",
           "[flush-policy][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
   guard.set("msync", fake_msync);
@@ -230,7 +228,7 @@ TEST_CASE("flush policy EVERY_MILLIS: a failed background flush is sticky "
 TEST_CASE("flush policy EVERY_WRITES(3): an explicit flush restarts the "
           "count",
           "[flush-policy][mmapio_update]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_EVERY_WRITES, 3);
   guard.set("msync", fake_msync);
@@ -250,7 +248,7 @@ TEST_CASE("flush policy EVERY_WRITES(3): an explicit flush restarts the "
 TEST_CASE("flush policy EVERY_BYTES: bytes debited by flush_range do not "
           "count toward the threshold",
           "[flush-policy][mmapio_update]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m =
       open_policy(td.path("f"), 8 * kPage, MMAPIO_FLUSH_EVERY_BYTES, 2 * kPage);
@@ -277,7 +275,7 @@ TEST_CASE("flush policy EVERY_BYTES: bytes debited by flush_range do not "
 TEST_CASE("mmapio_flush_hint: one writeback call over the whole mapping, "
           "even with nothing pending",
           "[mmapio_flush_hint][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 3 * kPage + 10, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -298,7 +296,7 @@ TEST_CASE("mmapio_flush_hint: one writeback call over the whole mapping, "
 
 TEST_CASE("mmapio_flush_hint: leaves the pending count alone",
           "[mmapio_flush_hint][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -311,7 +309,7 @@ TEST_CASE("mmapio_flush_hint: leaves the pending count alone",
 
 TEST_CASE("mmapio_flush_range_hint: the range is widened to pages",
           "[mmapio_flush_range_hint][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 8 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -341,10 +339,10 @@ TEST_CASE("mmapio_flush_range_hint: the range is widened to pages",
 
 TEST_CASE("mmapio_flush_hint: RO and COW mappings make no call",
           "[mmapio_flush_hint][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(2 * static_cast<size_t>(kPage)));
+  const std::string p =
+      make_file(td, "f", pattern_bytes(2 * static_cast<size_t>(kPage)));
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   CAPTURE(mode);
   MapPtr m = open_map(p, mode);
@@ -357,7 +355,7 @@ TEST_CASE("mmapio_flush_hint: RO and COW mappings make no call",
 TEST_CASE("mmapio_flush_hint: FLUSH_FAILED when the OS refuses to start "
           "writeback",
           "[mmapio_flush_hint][errors][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -374,7 +372,7 @@ TEST_CASE("mmapio_flush_hint: FLUSH_FAILED when the OS refuses to start "
 TEST_CASE("mmapio_flush_range_hint: FLUSH_FAILED when the OS refuses to "
           "start writeback",
           "[mmapio_flush_range_hint][errors][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -387,7 +385,7 @@ TEST_CASE("mmapio_flush_range_hint: FLUSH_FAILED when the OS refuses to "
 TEST_CASE("mmapio_flush_hint: FLUSH_FAILED when an earlier flush failed "
           "(sticky)",
           "[mmapio_flush_hint][errors][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = open_policy(p, 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
@@ -410,7 +408,7 @@ TEST_CASE("mmapio_flush_hint: FLUSH_FAILED when an earlier flush failed "
 TEST_CASE("mmapio_flush_range_hint: FLUSH_FAILED when an earlier flush "
           "failed (sticky)",
           "[mmapio_flush_range_hint][errors][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -426,7 +424,7 @@ TEST_CASE("mmapio_flush_range_hint: FLUSH_FAILED when an earlier flush "
 TEST_CASE("mmapio_flush_hint: a failed hint is sticky for the durable "
           "level too",
           "[mmapio_flush_hint][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), 4 * kPage, MMAPIO_FLUSH_MANUAL, 0);
   guard.set("writeback", fake_writeback);
@@ -447,7 +445,7 @@ TEST_CASE("mmapio_flush_hint: a failed hint is sticky for the durable "
 
 TEST_CASE("MMAPIO_OPT_SYNC_DIR: creating fsyncs the parent directory once",
           "[mmapio_open_ex][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   guard.set("fsync", fake_fsync);
   const mmapio_disposition how = GENERATE(MMAPIO_CREATE, MMAPIO_OPEN_OR_CREATE);
@@ -465,7 +463,7 @@ TEST_CASE("MMAPIO_OPT_SYNC_DIR: creating fsyncs the parent directory once",
 TEST_CASE("MMAPIO_OPT_SYNC_DIR: no directory fsync without the flag, or "
           "when OPEN_OR_CREATE opens an existing file",
           "[mmapio_open_ex][durability]") {
-  mmapio_test::SysGuard guard(clear_records);
+  SysGuard guard(clear_records);
   TempDir td;
   const std::string p = td.path("f");
   guard.set("fsync", fake_fsync);
@@ -485,22 +483,20 @@ TEST_CASE("MMAPIO_OPT_SYNC_DIR: no directory fsync without the flag, or "
 // Watching: a subscription the kernel refuses
 // ------------------------------------------------------------------
 
-namespace {
-void ignore_event(const mmapio_watch_event *, void *) {}
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("mmapio_watch_start: WATCH_FAILED when the watch limit is "
           "reached",
-          "[mmapio_watch_start][errors][watch]") {
-  mmapio_test::SysGuard guard(clear_records);
+          "[mmapio_watch_start][errors][watch][linux]") {
+  SysGuard guard(clear_records);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_MANUAL, 0);
-  if (!mmapio_test::SysGuard::has("inotify_add_watch"))
+  if (!SysGuard::has("inotify_add_watch"))
     MMAPIO_SKIP("file watching is not supported in this build");
   guard.set("inotify_add_watch", fake_watch_add);
   g_watch_add_errno = ENOSPC; // what inotify says at max_user_watches
-  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
-  const size_t threads = mmapio_test::count_dir("/proc/self/task");
+  const size_t fds = count_dir("/proc/self/fd");
+  const size_t threads = count_dir("/proc/self/task");
   mmapio_watch *w = nullptr;
   const int rc = mmapio_watch_start(&w, m.get(), ignore_event, nullptr);
   if (rc == MMAPIO_E_UNSUPPORTED)
@@ -511,8 +507,8 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when the watch limit is "
   CHECK(e->os_errno == ENOSPC);
   REQUIRE(e->syscall != nullptr);
   CHECK(std::string(e->syscall) == "inotify_add_watch");
-  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds);
-  CHECK(mmapio_test::count_dir("/proc/self/task") == threads);
+  CHECK(count_dir("/proc/self/fd") == fds);
+  CHECK(count_dir("/proc/self/task") == threads);
   // Nothing holds the handle: it can be unmapped.
   int fd = -1;
   CHECK_OK(mmapio_unmap(m.release(), &fd));

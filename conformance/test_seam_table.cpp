@@ -9,8 +9,9 @@
 #include <set>
 #include <string>
 
-using mmapio_test::SysGuard;
-namespace seam = mmapio_test::seam_detail;
+using namespace mmapio_test;
+
+namespace seam = seam_detail;
 
 TEST_CASE("system-call table: every entry is replaced and restored by name",
           "[seam]") {
@@ -46,12 +47,11 @@ TEST_CASE("system-call table: every entry is replaced and restored by name",
 }
 
 TEST_CASE("mmapio_open: IO when fstat fails, and the descriptor is closed",
-          "[mmapio_open][errors][open]") {
+          "[mmapio_open][errors][open][linux]") {
   SysGuard guard;
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, pattern_bytes(4096));
-  const size_t fds = mmapio_test::count_dir("/proc/self/fd");
+  const std::string p = make_file(td, "f", pattern_bytes(4096));
+  const size_t fds = count_dir("/proc/self/fd");
   guard.fail("fstat", EIO);
   mmapio_map *m = map_sentinel();
   CHECK_CODE(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO), MMAPIO_E_IO);
@@ -61,5 +61,5 @@ TEST_CASE("mmapio_open: IO when fstat fails, and the descriptor is closed",
   CHECK(std::string(e->syscall) == "fstat");
   CHECK(m == map_sentinel());
   mmi_sys_reset();
-  CHECK(mmapio_test::count_dir("/proc/self/fd") == fds);
+  CHECK(count_dir("/proc/self/fd") == fds);
 }

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+using namespace mmapio_test;
+
 namespace {
 
 int msync_calls = 0;
@@ -22,33 +24,17 @@ int failing_msync(void *, size_t, int) {
   return -1;
 }
 
-// A fresh RW mapping whose every update is flushed (policy ALWAYS).
-MapPtr create_always(const TempDir &td, uint64_t size) {
-  mmapio_options o = MMAPIO_OPTIONS_INIT;
-  o.size = size;
-  o.flush_policy = MMAPIO_FLUSH_ALWAYS;
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_open_ex(&m, td.path("f").c_str(), &o, MMAPIO_CREATE));
-  return MapPtr(m);
-}
-
-struct SegmentReleaser {
-  void operator()(mmapio_segment *s) const noexcept {
-    mmapio_segment_release(s);
-  }
-};
-
 } // namespace
 
 TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
           "requires fails",
           "[mmapio_segment_write][errors][segment]") {
   TempDir td;
-  MapPtr m = create_always(td, 2 * kPage);
+  MapPtr m = open_policy(td.path("f"), 2 * kPage, MMAPIO_FLUSH_ALWAYS, 0);
   mmapio_segment *raw = nullptr;
   REQUIRE_OK(mmapio_segment_create(&raw, m.get(), kPage, kPage, 0));
   std::unique_ptr<mmapio_segment, SegmentReleaser> s(raw);
-  mmapio_test::SysGuard guard;
+  SysGuard guard;
   msync_calls = 0;
   guard.set("msync", failing_msync);
   CHECK_CODE(mmapio_segment_write(s.get(), 4, "data", 4),
@@ -65,15 +51,14 @@ TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
           "the stream",
           "[mmapio_fopen][stream]") {
   TempDir td;
-  MapPtr m = create_always(td, kPage);
+  MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_ALWAYS, 0);
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, m.get(), "r+");
   if (rc == MMAPIO_E_UNSUPPORTED) {
-    WARN("SKIPPED: mmapio_fopen is unsupported in this build");
-    return;
+    MMAPIO_SKIP("mmapio_fopen is unsupported in this build");
   }
   REQUIRE_OK(rc);
-  mmapio_test::SysGuard guard;
+  SysGuard guard;
   guard.set("msync", failing_msync);
   REQUIRE(std::fputs("abc", f) >= 0);
   errno = 0;

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+using namespace mmapio_test;
+
 namespace {
 
 const std::string kContent = pattern_bytes(2 * 4096 + 77, 11);
@@ -402,10 +404,9 @@ void check_handle_cloexec(const std::set<int> &before, mmapio_map *m) {
 }
 } // namespace
 
-TEST_CASE("every fd the library opens is close-on-exec", "[security]") {
+TEST_CASE("every fd the library opens is close-on-exec", "[security][linux]") {
   TempDir d;
-  const std::string existing = d.path("existing");
-  write_bytes(existing, kContent);
+  const std::string existing = make_file(d, "existing", kContent);
   const std::string fresh = d.path("fresh");
   SECTION("mmapio_open") {
     for (mmapio_mode mode : {MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW}) {
@@ -498,8 +499,7 @@ TEST_CASE("the creation mode is exactly perm & ~umask", "[security]") {
 TEST_CASE("opening or creating over an existing file keeps its mode",
           "[security]") {
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, kContent);
+  const std::string p = make_file(d, "f", kContent);
   REQUIRE(::chmod(p.c_str(), 0604) == 0);
   UmaskGuard guard(077);
   mmapio_map *m = nullptr;
@@ -521,8 +521,7 @@ TEST_CASE("mmapio_create: an existing file's old content is gone",
       GENERATE(uint64_t(100), uint64_t(2 * 4096 + 77), uint64_t(64 * 1024));
   INFO("size " << size);
   TempDir d;
-  const std::string p = d.path("f");
-  write_bytes(p, std::string(2 * 4096 + 77, 'X'));
+  const std::string p = make_file(d, "f", std::string(2 * 4096 + 77, 'X'));
   const ino_t ino = stat_of(p).st_ino;
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_create(&m, p.c_str(), size));

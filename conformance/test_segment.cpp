@@ -2,7 +2,6 @@
 // MMAPIO_SEGMENT_NOPIN, and what a resize does to each.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -14,24 +13,16 @@
 
 #include <unistd.h>
 
-using mmapio_test::GrowthBlocker;
+using namespace mmapio_test;
 
 namespace {
 
 MapPtr ro_map(const TempDir &td, const std::string &bytes) {
-  const std::string p = td.path("ro");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "ro", bytes);
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   return MapPtr(m);
 }
-
-struct SegmentReleaser {
-  void operator()(mmapio_segment *s) const noexcept {
-    mmapio_segment_release(s);
-  }
-};
-using SegPtr = std::unique_ptr<mmapio_segment, SegmentReleaser>;
 
 SegPtr make_segment(mmapio_map *m, uint64_t off, uint64_t len,
                     unsigned flags = 0) {
@@ -39,18 +30,6 @@ SegPtr make_segment(mmapio_map *m, uint64_t off, uint64_t len,
   REQUIRE_OK(mmapio_segment_create(&s, m, off, len, flags));
   REQUIRE(s != nullptr);
   return SegPtr(s);
-}
-
-// True when mmapio_unmap refuses because of other holders. When it does
-// not refuse, the handle is consumed and m is emptied.
-bool unmap_is_busy(MapPtr &m) {
-  int fd = -1;
-  const int rc = mmapio_unmap(m.get(), &fd);
-  if (rc == 0) {
-    m.release();
-    ::close(fd);
-  }
-  return rc == MMAPIO_E_BUSY;
 }
 
 mmapio_segment *const kBadSeg = reinterpret_cast<mmapio_segment *>(0x10);
@@ -147,8 +126,7 @@ TEST_CASE("mmapio_segment_write: applies the mapping's flush policy",
 TEST_CASE("mmapio_segment_write: on a COW mapping the bytes stay private",
           "[mmapio_segment_write][segment][cow]") {
   TempDir td;
-  const std::string p = td.path("f");
-  write_bytes(p, std::string(kPage, 'x'));
+  const std::string p = make_file(td, "f", std::string(kPage, 'x'));
   mmapio_map *raw = nullptr;
   REQUIRE_OK(mmapio_open(&raw, p.c_str(), MMAPIO_MODE_COW));
   MapPtr m(raw);
@@ -320,7 +298,7 @@ TEST_CASE("mmapio_segment: segments racing resizes on another thread: a "
 
 TEST_CASE("mmapio_segment_view: after growth moves the base, views come from "
           "the new base with the same bytes",
-          "[mmapio_segment_view][mmapio_resize][segment][resize]") {
+          "[mmapio_segment_view][mmapio_resize][segment][resize][linux]") {
   TempDir td;
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.size = 2 * kPage;
@@ -403,7 +381,7 @@ TEST_CASE("mmapio_segment_create: NO_MEMORY when allocating the segment fails",
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   const ChildOutcome r = run_in_child([&m](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     mmapio_segment *s = kBadSeg;
     const int rc = mmapio_segment_create(&s, m.get(), 0, 1, 0);

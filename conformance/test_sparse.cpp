@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+using namespace mmapio_test;
+
 namespace {
 
 const uint64_t kTiB = uint64_t(1) << 40;
@@ -62,22 +64,22 @@ int create_with(Creator c, mmapio_map **out, const std::string &p,
 // shadow leaves no 1 TiB hole of address space to reserve.
 bool tib_unavailable(int rc, const std::string &p) {
   if (rc == MMAPIO_E_RESIZE_FAILED && kTiB > mmapio_max_size()) {
-    WARN("SKIPPED: this build maps at most " << mmapio_max_size()
-                                             << " bytes (a 32-bit address "
-                                                "space), less than 1 TiB ("
-                                             << mmapio_describe(rc) << ")");
+    MMAPIO_NOTE_SKIP("this build maps at most " << mmapio_max_size()
+                                                << " bytes (a 32-bit address "
+                                                   "space), less than 1 TiB ("
+                                                << mmapio_describe(rc) << ")");
     return true;
   }
   const int e = rc != 0 ? mmapio_last_error()->os_errno : 0;
   if (e == EFBIG) {
-    WARN("SKIPPED: the filesystem of " << p << " refuses a 1 TiB file ("
-                                       << mmapio_describe(rc) << ")");
+    MMAPIO_NOTE_SKIP("the filesystem of " << p << " refuses a 1 TiB file ("
+                                          << mmapio_describe(rc) << ")");
     return true;
   }
   if (e == ENOMEM && mmapio_test_thread_sanitized()) {
-    WARN("SKIPPED: ThreadSanitizer keeps most of the address space for its "
-         "shadow, so 1 TiB cannot be reserved ("
-         << mmapio_describe(rc) << ")");
+    MMAPIO_NOTE_SKIP("ThreadSanitizer keeps most of the address space for its "
+                     "shadow, so 1 TiB cannot be reserved ("
+                     << mmapio_describe(rc) << ")");
     return true;
   }
   return false;
@@ -143,7 +145,8 @@ std::string header_path() {
 
 } // namespace
 
-TEST_CASE("creating 1 TiB makes a sparse file", "[sparse][mmapio_create]") {
+TEST_CASE("creating 1 TiB makes a sparse file",
+          "[sparse][mmapio_create][linux]") {
   const Creator c =
       GENERATE(Creator::Create, Creator::OpenOrCreate, Creator::OpenExCreate,
                Creator::OpenExOpenOrCreate);
@@ -164,7 +167,7 @@ TEST_CASE("creating 1 TiB makes a sparse file", "[sparse][mmapio_create]") {
 }
 
 TEST_CASE("a sparse 1 TiB file allocates only the pages written",
-          "[sparse][mmapio_create]") {
+          "[sparse][mmapio_create][linux]") {
   TempDir d;
   const std::string p = d.path("huge");
   MapPtr m = create_tib(Creator::Create, p);
@@ -197,7 +200,7 @@ TEST_CASE("a sparse 1 TiB file allocates only the pages written",
 
 TEST_CASE("mapping a sparse 1 TiB file adds almost nothing to the resident "
           "set",
-          "[sparse][mmapio_open]") {
+          "[sparse][mmapio_open][linux]") {
   TempDir d;
   const std::string p = d.path("huge");
   {
@@ -247,8 +250,7 @@ TEST_CASE("MMAPIO_OPT_PREALLOCATE allocates the blocks up front",
   mmapio_map *m = nullptr;
   const int rc = mmapio_open_ex(&m, p.c_str(), &o, MMAPIO_CREATE);
   if (rc != 0 && mmapio_last_error()->os_errno == EOPNOTSUPP) {
-    WARN("SKIPPED: the filesystem of " << p << " does not support fallocate");
-    return;
+    MMAPIO_SKIP("the filesystem of " << p << " does not support fallocate");
   }
   REQUIRE_OK(rc);
   MapPtr g(m);
@@ -267,10 +269,9 @@ TEST_CASE("header: every creating function's doc block mentions sparse files",
           "[sparse]") {
   const std::string hp = header_path();
   if (hp.empty() || !path_exists(hp)) {
-    WARN("SKIPPED: mmapio.h not found (MMAPIO_HEADER_PATH not defined and "
-         "no lib/include/mmapio.h next to this source; tried \""
-         << hp << "\")");
-    return;
+    MMAPIO_SKIP("mmapio.h not found (MMAPIO_HEADER_PATH not defined and "
+                "no lib/include/mmapio.h next to this source; tried \""
+                << hp << "\")");
   }
   const std::string header = read_bytes(hp);
   REQUIRE(header.find("MMAPIO_API") != std::string::npos);

@@ -2,7 +2,6 @@
 // mmapio_read_bytes and mmapio_send_range.
 #include "support.hpp"
 #include "support_proc.hpp"
-#include "support_views.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -19,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+using namespace mmapio_test;
 
 namespace {
 
@@ -57,31 +58,6 @@ FilePtr open_stream(mmapio_map *m, const char *mode) {
   FilePtr var = open_stream(map, mode);                                        \
   if (!var)                                                                    \
   MMAPIO_SKIP("mmapio_fopen is unsupported in this build (no fopencookie)")
-
-// True when mmapio_unmap refuses because of other holders. When it does
-// not refuse, the handle is consumed and m is emptied.
-bool unmap_is_busy(MapPtr &m) {
-  int fd = -1;
-  const int rc = mmapio_unmap(m.get(), &fd);
-  if (rc == 0) {
-    m.release();
-    ::close(fd);
-  }
-  return rc == MMAPIO_E_BUSY;
-}
-
-// A file of pattern bytes, mapped in mode.
-struct Fixture {
-  TempDir td;
-  std::string path;
-  std::string bytes;
-  MapPtr map;
-  Fixture(uint64_t size, mmapio_mode mode, unsigned seed = 9)
-      : path(td.path("f")), bytes(pattern_bytes(size, seed)) {
-    write_bytes(path, bytes);
-    map = open_map(path, mode);
-  }
-};
 
 // Reads everything from fd until end of file or an error.
 std::string drain(int fd) {
@@ -124,7 +100,7 @@ TEST_CASE("mmapio_cursor: reads the mapping in order and returns 0 bytes at "
   const uint64_t size = GENERATE(uint64_t{0}, uint64_t{1}, kPage + 1);
   const size_t step = GENERATE(size_t{1}, size_t{7}, size_t{4096});
   CAPTURE(size, step);
-  Fixture f(size, MMAPIO_MODE_RO);
+  MappedFile f(size, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   CHECK(mmapio_cursor_position(c.get()) == 0);
   std::string seen;
@@ -150,7 +126,7 @@ TEST_CASE(
     "mmapio_cursor_seek: SET, CUR and END move the position, and past the "
     "end is allowed and reads 0 bytes",
     "[mmapio_cursor_seek][mmapio_cursor_set_position][stream]") {
-  Fixture f(1000, MMAPIO_MODE_RO);
+  MappedFile f(1000, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   uint64_t pos = 0;
   REQUIRE_OK(mmapio_cursor_seek(c.get(), 100, MMAPIO_SEEK_SET, &pos));
@@ -206,7 +182,7 @@ TEST_CASE("mmapio_cursor: follows the current length and never blocks a shrink",
 
 TEST_CASE("mmapio_cursor: keeps a closed mapping alive until it is closed",
           "[mmapio_cursor_open][mmapio_cursor_close][stream]") {
-  Fixture f(300, MMAPIO_MODE_RO);
+  MappedFile f(300, MMAPIO_MODE_RO);
   mmapio_cursor *c = nullptr;
   REQUIRE_OK(mmapio_cursor_open(&c, f.map.get()));
   CHECK(unmap_is_busy(f.map));
@@ -237,8 +213,7 @@ TEST_CASE("mmapio_fopen: fread and fgets see exactly the file's bytes",
   for (unsigned i = 0; bytes.size() < size; i++)
     bytes += std::string(i % 97, static_cast<char>('a' + i % 26)) + "\n";
   bytes.resize(size);
-  const std::string p = td.path("text");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "text", bytes);
   MapPtr m = open_map(p, mode);
 
   {
@@ -264,7 +239,7 @@ TEST_CASE("mmapio_fopen: fread and fgets see exactly the file's bytes",
 
 TEST_CASE("mmapio_fopen: fseek and ftell move through the mapping",
           "[mmapio_fopen][stream]") {
-  Fixture fx(5000, MMAPIO_MODE_RO);
+  MappedFile fx(5000, MMAPIO_MODE_RO);
   OPEN_STREAM_OR_SKIP(f, fx.map.get(), "r");
   CHECK(std::ftell(f.get()) == 0);
   REQUIRE(std::fseek(f.get(), 1234, SEEK_SET) == 0);
@@ -356,8 +331,8 @@ TEST_CASE("mmapio_fopen: a read-only stream refuses writes",
 }
 
 TEST_CASE("mmapio_fopen: the stream holds the mapping until fclose",
-          "[mmapio_fopen][stream]") {
-  Fixture fx(2000, MMAPIO_MODE_RO);
+          "[mmapio_fopen][stream][linux]") {
+  MappedFile fx(2000, MMAPIO_MODE_RO);
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, fx.map.get(), "r");
   if (rc == MMAPIO_E_UNSUPPORTED)
@@ -377,7 +352,7 @@ TEST_CASE("mmapio_fopen: the stream holds the mapping until fclose",
 
 TEST_CASE("mmapio_read_bytes: a caller-owned copy of the range",
           "[mmapio_read_bytes][stream]") {
-  Fixture f(3 * kPage, MMAPIO_MODE_RO);
+  MappedFile f(3 * kPage, MMAPIO_MODE_RO);
   const uint64_t off = GENERATE(uint64_t{0}, uint64_t{5}, kPage);
   const size_t len = GENERATE(size_t{0}, size_t{1}, size_t{2 * 4096});
   CAPTURE(off, len);
@@ -396,7 +371,7 @@ TEST_CASE("mmapio_send_range: a socketpair receives exactly the range",
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(mode);
-  Fixture f(64 * kPage + 100, mode);
+  MappedFile f(64 * kPage + 100, mode);
   const uint64_t off = GENERATE(uint64_t{0}, uint64_t{1}, uint64_t{4097});
   const size_t len =
       GENERATE(size_t{0}, size_t{1}, size_t{3 * 4096 + 5}, size_t{60 * 4096});
@@ -413,7 +388,7 @@ TEST_CASE("mmapio_send_range: sends what is in the mapping: RW views and COW "
           "[mmapio_send_range][stream]") {
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   CAPTURE(mode);
-  Fixture f(2 * kPage, mode);
+  MappedFile f(2 * kPage, mode);
   void *w = nullptr;
   REQUIRE_OK(mmapio_view_mut(f.map.get(), 100, 7, &w));
   std::memcpy(w, "changed", 7); // not flushed
@@ -424,7 +399,7 @@ TEST_CASE("mmapio_send_range: sends what is in the mapping: RW views and COW "
 }
 
 TEST_CASE("mmapio_send_range: from a memfd-backed (anonymous) mapping",
-          "[mmapio_send_range][stream]") {
+          "[mmapio_send_range][stream][linux]") {
   const int fd = ::memfd_create("mmapio-send-test", MFD_CLOEXEC);
   if (fd < 0)
     MMAPIO_SKIP("memfd_create failed: " << std::strerror(errno));
@@ -446,7 +421,7 @@ TEST_CASE("mmapio_send_range: from a memfd-backed (anonymous) mapping",
 
 TEST_CASE("mmapio_send_range: to a pipe and to a regular file",
           "[mmapio_send_range][stream]") {
-  Fixture f(10 * kPage, MMAPIO_MODE_RO);
+  MappedFile f(10 * kPage, MMAPIO_MODE_RO);
   SECTION("pipe") {
     int p[2];
     REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
@@ -481,8 +456,7 @@ TEST_CASE("mmapio_send_range: a non-blocking socket that fills up gives a "
   const size_t total = kSendTotal;
   TempDir td;
   const std::string bytes = pattern_bytes(total, 21);
-  const std::string p = td.path("big");
-  write_bytes(p, bytes);
+  const std::string p = make_file(td, "big", bytes);
   MapPtr m = open_map(p, MMAPIO_MODE_RO);
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
@@ -535,7 +509,7 @@ TEST_CASE("mmapio_send_range: a non-blocking socket that fills up gives a "
 
 TEST_CASE("mmapio_cursor_open: INVALID_ARGUMENT when out or m is NULL",
           "[mmapio_cursor_open][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   mmapio_cursor *c = reinterpret_cast<mmapio_cursor *>(0x10);
   CHECK_CODE(mmapio_cursor_open(&c, nullptr), MMAPIO_E_INVALID_ARGUMENT);
   CHECK(c == reinterpret_cast<mmapio_cursor *>(0x10));
@@ -547,9 +521,9 @@ TEST_CASE("mmapio_cursor_open: INVALID_ARGUMENT when out or m is NULL",
 TEST_CASE("mmapio_cursor_open: NO_MEMORY when allocating the cursor fails",
           "[mmapio_cursor_open][errors][stream]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     mmapio_cursor *c = reinterpret_cast<mmapio_cursor *>(0x10);
     const int rc = mmapio_cursor_open(&c, f.map.get());
@@ -565,7 +539,7 @@ TEST_CASE("mmapio_cursor_open: NO_MEMORY when allocating the cursor fails",
 TEST_CASE("mmapio_cursor_read: INVALID_ARGUMENT when c or out_n is NULL, or "
           "buf is NULL with len > 0",
           "[mmapio_cursor_read][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   char buf[4];
   size_t n = 77;
@@ -589,7 +563,7 @@ TEST_CASE("mmapio_cursor_seek: INVALID_ARGUMENT when c is NULL",
 
 TEST_CASE("mmapio_cursor_seek: INVALID_ARGUMENT when whence is unknown",
           "[mmapio_cursor_seek][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   REQUIRE_OK(mmapio_cursor_set_position(c.get(), 3));
   for (int whence : {-1, 3, 42}) {
@@ -605,7 +579,7 @@ TEST_CASE("mmapio_cursor_seek: INVALID_ARGUMENT when whence is unknown",
 TEST_CASE("mmapio_cursor_seek: INVALID_ARGUMENT when the new position would "
           "be negative or overflow",
           "[mmapio_cursor_seek][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   CursorPtr c = open_cursor(f.map.get());
   REQUIRE_OK(mmapio_cursor_set_position(c.get(), 3));
   struct Case {
@@ -645,7 +619,7 @@ TEST_CASE("mmapio_cursor_set_position: INVALID_ARGUMENT when c is NULL",
 
 TEST_CASE("mmapio_fopen: INVALID_ARGUMENT when out, m or mode is NULL",
           "[mmapio_fopen][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RW);
+  MappedFile f(10, MMAPIO_MODE_RW);
   FILE *s = reinterpret_cast<FILE *>(0x10);
   CHECK_CODE(mmapio_fopen(&s, nullptr, "r"), MMAPIO_E_INVALID_ARGUMENT);
   CHECK_CODE(mmapio_fopen(&s, f.map.get(), nullptr), MMAPIO_E_INVALID_ARGUMENT);
@@ -658,7 +632,7 @@ TEST_CASE("mmapio_fopen: INVALID_ARGUMENT when out, m or mode is NULL",
 TEST_CASE("mmapio_fopen: INVALID_ARGUMENT when mode is not r, rb, r+, rb+ or "
           "r+b",
           "[mmapio_fopen][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RW);
+  MappedFile f(10, MMAPIO_MODE_RW);
   for (const char *mode :
        {"", "w", "w+", "a", "a+", "rw", "r+x", "R", "rr", "r ", "wb"}) {
     CAPTURE(mode);
@@ -672,7 +646,7 @@ TEST_CASE("mmapio_fopen: INVALID_ARGUMENT when mode is not r, rb, r+, rb+ or "
 TEST_CASE("mmapio_fopen: INVALID_MODE when a writable mode is asked of a "
           "read-only mapping",
           "[mmapio_fopen][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   for (const char *mode : {"r+", "rb+", "r+b"}) {
     CAPTURE(mode);
     FILE *s = reinterpret_cast<FILE *>(0x10);
@@ -683,7 +657,7 @@ TEST_CASE("mmapio_fopen: INVALID_MODE when a writable mode is asked of a "
 
 TEST_CASE("mmapio_fopen: UNSUPPORTED when the build has no fopencookie",
           "[mmapio_fopen][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   FILE *s = reinterpret_cast<FILE *>(0x10);
   const int rc = mmapio_fopen(&s, f.map.get(), "r");
   if (rc == 0) {
@@ -698,9 +672,9 @@ TEST_CASE("mmapio_fopen: UNSUPPORTED when the build has no fopencookie",
 TEST_CASE("mmapio_fopen: NO_MEMORY when allocating the stream fails",
           "[mmapio_fopen][errors][stream]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   const ChildOutcome r = run_in_child([&f](int &extra) {
-    if (!mmapio_views_test::exhaust_heap())
+    if (!exhaust_memory_in_child())
       return 100;
     FILE *s = reinterpret_cast<FILE *>(0x10);
     const int rc = mmapio_fopen(&s, f.map.get(), "r");
@@ -719,7 +693,7 @@ TEST_CASE("mmapio_fopen: NO_MEMORY when allocating the stream fails",
 
 TEST_CASE("mmapio_read_bytes: INVALID_ARGUMENT when m or out is NULL",
           "[mmapio_read_bytes][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   void *p = const_cast<char *>(kBadText);
   CHECK_CODE(mmapio_read_bytes(nullptr, 0, 1, &p), MMAPIO_E_INVALID_ARGUMENT);
   CHECK(p == kBadText);
@@ -729,7 +703,7 @@ TEST_CASE("mmapio_read_bytes: INVALID_ARGUMENT when m or out is NULL",
 
 TEST_CASE("mmapio_read_bytes: OUT_OF_BOUNDS when off + len exceeds the length",
           "[mmapio_read_bytes][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   const uint64_t cases[][2] = {{0, 11}, {10, 1}, {11, 0}, {1, SIZE_MAX}};
   for (const auto &c : cases) {
     CAPTURE(c[0], c[1]);
@@ -741,13 +715,13 @@ TEST_CASE("mmapio_read_bytes: OUT_OF_BOUNDS when off + len exceeds the length",
 }
 
 TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
-          "[mmapio_read_bytes][errors][stream]") {
+          "[mmapio_read_bytes][errors][stream][linux]") {
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   constexpr uint64_t size = mmapio_test_big_file() / 2;
   MapPtr m = create_map(td.path("big"), size);
   const ChildOutcome r = run_in_child([&m](int &extra) {
-    if (!mmapio_views_test::limit_address_space(size_t{1} << 28))
+    if (!limit_address_space(size_t{1} << 28))
       return 100;
     void *p = const_cast<char *>(kBadText);
     // The whole file: more than the 256 MiB the child may still map.
@@ -764,7 +738,7 @@ TEST_CASE("mmapio_read_bytes: NO_MEMORY when the buffer cannot be allocated",
 TEST_CASE("mmapio_send_range: INVALID_ARGUMENT when m or out_sent is NULL, or "
           "out_fd is negative",
           "[mmapio_send_range][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   int p[2];
   REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
   size_t sent = 77;
@@ -784,7 +758,7 @@ TEST_CASE("mmapio_send_range: INVALID_ARGUMENT when m or out_sent is NULL, or "
 TEST_CASE("mmapio_send_range: OUT_OF_BOUNDS when off + len exceeds the "
           "length",
           "[mmapio_send_range][errors][stream]") {
-  Fixture f(10, MMAPIO_MODE_RO);
+  MappedFile f(10, MMAPIO_MODE_RO);
   int p[2];
   REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
   size_t sent = 77;
@@ -803,7 +777,7 @@ TEST_CASE("mmapio_send_range: IO when the first send fails",
           "[mmapio_send_range][errors][stream]") {
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW);
   CAPTURE(mode);
-  Fixture f(100, mode);
+  MappedFile f(100, mode);
   size_t sent = 77;
   SECTION("EBADF: out_fd is not open") {
     const int closed_fd = 1 << 20; // above any descriptor this test has

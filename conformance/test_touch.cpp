@@ -5,15 +5,14 @@
 #include <atomic>
 #include <thread>
 
-using namespace mmapio_mem;
+using namespace mmapio_test;
 
 namespace {
 
 // A file mapping of size bytes in mode whose pages nobody has touched.
 MapPtr fresh_file(const TempDir &dir, mmapio_mode mode, size_t size,
                   unsigned flags = 0) {
-  const std::string p = dir.path("touch.bin");
-  write_bytes(p, pattern_bytes(size, 3));
+  const std::string p = make_file(dir, "touch.bin", pattern_bytes(size, 3));
   mmapio_options o = MMAPIO_OPTIONS_INIT;
   o.mode = mode;
   o.flags = flags;
@@ -55,7 +54,7 @@ TEST_CASE("mmapio_touch_pages_range: INVALID_ARGUMENT when m is NULL",
 
 TEST_CASE("mmapio_touch_pages_range: OUT_OF_BOUNDS when the range leaves "
           "the mapping",
-          "[mmapio_touch_pages_range][errors][touch]") {
+          "[mmapio_touch_pages_range][errors][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -82,7 +81,7 @@ static MapPtr guarded_truncated(const TempDir &dir, mmapio_mode mode) {
 
 TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
           "file was truncated",
-          "[mmapio_touch_pages_range][errors][touch]") {
+          "[mmapio_touch_pages_range][errors][touch][linux]") {
   TempDir dir;
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
@@ -134,7 +133,7 @@ TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
 }
 
 TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -150,7 +149,7 @@ TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
 // ------------------------------------------------------------------
 
 TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
-          "[mmapio_touch_pages_range][touch]") {
+          "[mmapio_touch_pages_range][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -171,7 +170,7 @@ TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
 }
 
 TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -190,7 +189,7 @@ TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
 }
 
 TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
-          "[mmapio_touch_pages][touch][hugepages]") {
+          "[mmapio_touch_pages][touch][hugepages][linux]") {
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -212,7 +211,7 @@ TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
 }
 
 TEST_CASE("mmapio_touch_pages: reads the file in when it is not cached",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RO, 128 * kPage);
   if (!drop_page_cache(mk.path))
@@ -228,21 +227,21 @@ TEST_CASE("mmapio_touch_pages: reads the file in when it is not cached",
 }
 
 TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
-          "[mmapio_touch_pages][touch]") {
+          "[mmapio_touch_pages][touch][linux]") {
   TempDir dir;
   const size_t size = GENERATE(size_t(32 * 4096), size_t(8 * kMiB));
   INFO(size << " bytes");
   Made mk = make_backing(dir, Backing::RW, size);
   (void)drop_page_cache(mk.path); // at least written back: clean
-  REQUIRE(mmapio_test::smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
+  REQUIRE(smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
   REQUIRE_OK(mmapio_touch_pages(mk.map.get()));
   REQUIRE_OK(mmapio_touch_pages(mk.map.get()));
-  CHECK(mmapio_test::smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
+  CHECK(smaps_dirty_bytes(mmapio_base(mk.map.get()), size) == 0);
   CHECK(mmapio_pending(mk.map.get()) == 0);
 }
 
 TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
-          "[mmapio_touch_pages][touch][cow]") {
+          "[mmapio_touch_pages][touch][cow][linux]") {
   TempDir dir;
   MapPtr m = fresh(dir, Backing::COW, 4 * kMiB);
   REQUIRE_OK(mmapio_touch_pages(m.get()));
@@ -251,7 +250,7 @@ TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
 }
 
 TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
-          "[mmapio_touch_pages][touch][open]") {
+          "[mmapio_touch_pages][touch][open][linux]") {
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -267,8 +266,7 @@ TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
 TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
           "[mmapio_touch_pages][touch]") {
   TempDir dir;
-  const std::string p = dir.path("empty.bin");
-  write_bytes(p, "");
+  const std::string p = make_file(dir, "empty.bin", "");
   mmapio_map *m = nullptr;
   REQUIRE_OK(mmapio_open(&m, p.c_str(), MMAPIO_MODE_RO));
   MapPtr own(m);
@@ -283,7 +281,7 @@ TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
 }
 
 TEST_CASE("mmapio_touch_pages: concurrent touches, reads and growth",
-          "[mmapio_touch_pages][touch][resize]") {
+          "[mmapio_touch_pages][touch][resize][linux]") {
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kMiB);
   mmapio_map *m = mk.map.get();

@@ -26,12 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-using mmapio_test::fd_count;
-using mmapio_test::thread_count;
-using mmapio_test::thread_count_settled;
-using mmapio_test::thread_count_stable;
-
-using mmapio_test::run_child;
+using namespace mmapio_test;
 
 namespace {
 
@@ -189,8 +184,6 @@ bool has_kind(const std::vector<mmapio_watch_event> &v, mmapio_watch_kind k) {
   return false;
 }
 
-void ignore_event(const mmapio_watch_event *, void *) {}
-
 } // namespace
 
 // Child processes that change a watched file.
@@ -218,7 +211,7 @@ MMAPIO_CHILD(watch_child_unlink) {
 
 TEST_CASE("mmapio_watch_start: INVALID_ARGUMENT when out, m or cb is NULL, "
           "or m is anonymous",
-          "[mmapio_watch_start][errors][watch]") {
+          "[mmapio_watch_start][errors][watch][linux]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   const size_t threads = thread_count_stable();
@@ -264,7 +257,7 @@ TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
 
 TEST_CASE("mmapio_watch_start: WATCH_FAILED when no descriptor can be "
           "opened for the subscription",
-          "[mmapio_watch_start][errors][watch]") {
+          "[mmapio_watch_start][errors][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   const ChildOutcome r = run_in_child([&](int &extra) {
@@ -319,7 +312,7 @@ TEST_CASE("mmapio_watch_start: NO_MEMORY when allocating the watch fails",
 // ------------------------------------------------------------------
 
 TEST_CASE("watch: write() from another descriptor is MODIFIED",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, 4 * kPage);
@@ -342,7 +335,7 @@ TEST_CASE("watch: write() from another descriptor is MODIFIED",
 }
 
 TEST_CASE("watch: a write from another process is MODIFIED",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -353,7 +346,7 @@ TEST_CASE("watch: a write from another process is MODIFIED",
 }
 
 TEST_CASE("watch: extending the file is MODIFIED with the new range",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, 2 * kPage);
@@ -379,7 +372,7 @@ TEST_CASE("watch: extending the file is MODIFIED with the new range",
 }
 
 TEST_CASE("watch: truncating the file is MODIFIED with the removed range",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, 6 * kPage);
@@ -405,7 +398,7 @@ TEST_CASE("watch: truncating the file is MODIFIED with the removed range",
 
 TEST_CASE("watch: a rapid sequence of changes is reported in order and "
           "the size ranges add up",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -447,7 +440,7 @@ TEST_CASE("watch: a rapid sequence of changes is reported in order and "
 }
 
 TEST_CASE("watch: chmod and rename are METADATA",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -462,7 +455,7 @@ TEST_CASE("watch: chmod and rename are METADATA",
 }
 
 TEST_CASE("watch: removing the file's last name is REMOVED",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -485,7 +478,7 @@ TEST_CASE("watch: removing the file's last name is REMOVED",
 }
 
 TEST_CASE("watch: an unlink handled after a write's event is still REMOVED",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -506,7 +499,7 @@ TEST_CASE("watch: an unlink handled after a write's event is still REMOVED",
 }
 
 TEST_CASE("watch: a second name does not make unlinking the first REMOVED",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -521,7 +514,7 @@ TEST_CASE("watch: a second name does not make unlinking the first REMOVED",
 }
 
 TEST_CASE("watch: an overflowing event queue is re-checked and reported",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   unsigned long queue = 16384;
@@ -577,7 +570,7 @@ TEST_CASE("watch: an overflowing event queue is re-checked and reported",
 
 TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
           "descriptors are released",
-          "[mmapio_watch_stop][watch]") {
+          "[mmapio_watch_stop][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -618,7 +611,7 @@ TEST_CASE("mmapio_watch_stop: NULL is a no-op", "[mmapio_watch_stop][watch]") {
 }
 
 TEST_CASE("mmapio_watch_stop: from the watch's own callback",
-          "[mmapio_watch_stop][watch]") {
+          "[mmapio_watch_stop][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -653,7 +646,7 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
 
 TEST_CASE("watch: closing the handle while watching is allowed, the watch "
           "keeps it alive until stopped",
-          "[mmapio_watch_start][mmapio_watch_stop][watch]") {
+          "[mmapio_watch_start][mmapio_watch_stop][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   const size_t fds = fd_count();
@@ -678,7 +671,7 @@ TEST_CASE("watch: closing the handle while watching is allowed, the watch "
 }
 
 TEST_CASE("watch: mmapio_unmap is BUSY while a watch holds the handle",
-          "[mmapio_watch_start][mmapio_unmap][watch]") {
+          "[mmapio_watch_start][mmapio_unmap][watch][linux]") {
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   Events ev;
@@ -691,7 +684,7 @@ TEST_CASE("watch: mmapio_unmap is BUSY while a watch holds the handle",
 }
 
 TEST_CASE("watch: several watches on one file each see every change",
-          "[mmapio_watch_start][watch]") {
+          "[mmapio_watch_start][watch][linux]") {
   TempDir td;
   const std::string p = td.path("f");
   MapPtr a = create_map(p, kPage);
