@@ -497,10 +497,16 @@ def power_text(parts, powers):
             fmt_ratio(g1["ratio_slowed"]) if g1.get("ratio_slowed") else "?")
         for name in ("gate1", "gate2"):
             g = p.get(name, {})
+            detected = g.get("detected", "?")
+            expected = g.get("slowed_verdict_expected")
+            if expected == "pass":
+                detected += " (the slowed walk keeps its target here: a pass is right)"
+            elif expected == "either":
+                detected += " (the slowed walk is within 5 % of its target)"
             rows.append("| %s | %s, %s | %s | %s (%s %s) | %s | %s | %s s | %s |" % (
                 ident.get("label", "?"), p.get("commit", "?"), p.get("date", "?")[:10],
                 p.get("load_end", "?"), name.replace("gate", "gate "), g.get("family_size", "?"),
-                "checks" if name == "gate1" else "rows", g.get("detected", "?"),
+                "checks" if name == "gate1" else "rows", detected,
                 g.get("passed_unchanged", "?"), g.get("seconds", "?"),
                 ratios if name == "gate1" else "—"))
     runs = sorted({str(p.get("runs", "?")) for p in powers})

@@ -23,9 +23,10 @@ usage: scripts/test_gate.sh [--synthetic-only | --power [N]] [--build-dir DIR]
    run and name the slowed benchmarks, and that gate 2 passes two
    interleaved runs of the same build.
 3. --power [N] (instead of 2; about 15 minutes for N = 10): the gates'
-   power on this machine. Builds mmapio_perf_power, whose chunk walk does
-   1.3x the work, and runs gate 1 as main.sh --ci runs it (re-runs on,
-   judged as one of the CI gate's checks), on the chunk walk's checks at
+   power on this machine. Builds mmapio_perf_power, whose chunk walk takes
+   1.3x its time (it waits out the rest), and runs gate 1 as main.sh --ci
+   runs it (re-runs on, judged as one of the CI gate's checks), on the
+   chunk walk's checks at
    64 KiB alone, N times against it (detection rate) and N times against
    the unchanged build (pass rate); then gate 2 as scripts/gate2.sh runs
    it, on that pair, N times slowed against unchanged (detection) and N
@@ -449,7 +450,24 @@ if [ "$power" -gt 0 ]; then
   ge9() { # ge9 k/n: at least 9 in 10
     [ $((${1%/*} * 10)) -ge $((${1#*/} * 9)) ]
   }
-  expect "gate 1 detects a 1.3x slowdown in >= 9 of 10 runs ($det1)" 0 "" -- ge9 "$det1"
+  # Gate 1 judges targets: a 1.3x slower walk is a miss for it only where
+  # the slowed walk's ratio passes the target (1.15), which depends on how
+  # far under it the walk runs on this CPU. Within 5 % of the target either
+  # verdict is right.
+  slowed=$(ratio mmapio_perf_power)
+  g1_expect=$(awk -v r="$slowed" 'BEGIN {
+    if (r == "null") print "unknown"; else if (r > 1.15 * 1.05) print "fail";
+    else if (r < 1.15 / 1.05) print "pass"; else print "either" }')
+  case $g1_expect in
+  fail)
+    expect "gate 1 detects a 1.3x slowdown that misses the target (chunks 64 KiB ${slowed}x) in >= 9 of 10 runs ($det1)" \
+      0 "" -- ge9 "$det1" ;;
+  pass)
+    expect "gate 1 passes a 1.3x slowdown that keeps the target (chunks 64 KiB ${slowed}x) in >= 9 of 10 runs ($(tally 0 "${d1[@]}"))" \
+      0 "" -- ge9 "$(tally 0 "${d1[@]}")" ;;
+  *)
+    echo "   gate 1: the slowed walk's ratio (${slowed}x) is within 5 % of its target: either verdict is right; detected in $det1" ;;
+  esac
   expect "gate 1 passes the unchanged build in >= 9 of 10 runs ($pass1)" 0 "" -- ge9 "$pass1"
   expect "gate 2 detects a 1.3x slowdown in >= 9 of 10 runs ($det2)" 0 "" -- ge9 "$det2"
   expect "gate 2 passes the unchanged build against itself in >= 9 of 10 runs ($pass2)" 0 "" -- \
@@ -463,7 +481,7 @@ if [ "$power" -gt 0 ]; then
   mkdir -p "$(dirname "$power_out")"
   cat >"$power_out" <<EOF
 {
- "about": "scripts/test_gate.sh --power: each gate run N times against a harness whose chunk walk does 1.3x the work (mmapio_perf_power) and N times against the unchanged build; gate 1 on the chunk walk's 64 KiB checks as main.sh --ci runs it, gate 2 on that pair as gate2.sh runs it",
+ "about": "scripts/test_gate.sh --power: each gate run N times against a harness whose chunk walk takes 1.3x its time (mmapio_perf_power) and N times against the unchanged build; gate 1 on the chunk walk's 64 KiB checks as main.sh --ci runs it, gate 2 on that pair as gate2.sh runs it",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "commit": "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')",
  "machine": $ident,
@@ -471,6 +489,7 @@ if [ "$power" -gt 0 ]; then
  "slowdown": 1.3,
  "runs": $power,
  "gate1": {"detected": "$det1", "passed_unchanged": "$pass1", "family_size": $family1,
+           "slowed_verdict_expected": "$g1_expect",
            "exit_slowed": [$(IFS=,; echo "${d1[*]}")], "exit_unchanged": [$(IFS=,; echo "${p1[*]}")],
            "unchanged_reruns": $reruns1, "seconds": $((t1 - t0)),
            "ratio_unchanged": $(ratio mmapio_perf), "ratio_slowed": $(ratio mmapio_perf_power)},
