@@ -26,8 +26,8 @@ usage: scripts/test_gate.sh [--synthetic-only | --power [N]] [--build-dir DIR]
    power on this machine. Builds mmapio_perf_power, whose chunk walk takes
    1.3x its time (it waits out the rest), and runs gate 1 as main.sh --ci
    runs it (re-runs on, judged as one of the CI gate's checks), on the
-   chunk walk's checks at
-   64 KiB alone, N times against it (detection rate) and N times against
+   chunk walk's checks at 64 KiB alone, N times against it (detection
+   rate, where the slowed walk misses its target) and N times against
    the unchanged build (pass rate); then gate 2 as scripts/gate2.sh runs
    it, on that pair, N times slowed against unchanged (detection) and N
    times unchanged against itself (pass rate). Prints both rates per gate
