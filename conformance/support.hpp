@@ -510,6 +510,18 @@ inline void log_skip(std::string reason) {
     return;                                                                    \
   } while (0)
 
+/** Leaves the test with "SKIPPED: <capability>: <reason>" when
+ *  mmapio_capability_query says cap is not supported here: a test that
+ *  needs what a build, kernel or emulator may lack asks the library, and
+ *  its skip carries the library's own reason. */
+#define MMAPIO_REQUIRE_CAP(cap)                                                \
+  do {                                                                         \
+    mmapio_capability_info mmapio_cap_;                                        \
+    REQUIRE(mmapio_capability_query((cap), &mmapio_cap_) == 0);                \
+    if (!mmapio_cap_.supported)                                                \
+      MMAPIO_SKIP(mmapio_cap_.name << ": " << mmapio_cap_.reason);             \
+  } while (0)
+
 /** Leaves the test with "SKIPPED: under valgrind, <why>" when it runs
  *  under valgrind. */
 #define MMAPIO_SKIP_UNDER_VALGRIND(why)                                        \
