@@ -81,12 +81,34 @@ inline std::string self_exe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// Starts the test binary as child `name` with args; returns its pid, or -1
-// if fork failed. The child exits 127 if exec fails.
+// The words of $MMAPIO_TEST_EXEC_WRAPPER (split at spaces), the command
+// that runs a binary of the test's architecture: under qemu-user the test
+// binary cannot exec itself directly, so the build sets it to the
+// emulator's command line (conformance/CMakeLists.txt). Empty when unset.
+inline std::vector<std::string> exec_wrapper() {
+  std::vector<std::string> words;
+  const char *env = std::getenv("MMAPIO_TEST_EXEC_WRAPPER");
+  std::string word;
+  for (const char *c = env != nullptr ? env : ""; *c != '\0'; c++) {
+    if (*c != ' ') {
+      word += *c;
+    } else if (!word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+  }
+  if (!word.empty())
+    words.push_back(word);
+  return words;
+}
+
+// Starts the test binary as child `name` with args (through
+// exec_wrapper() when set); returns its pid, or -1 if fork failed. The
+// child exits 127 if exec fails.
 inline pid_t spawn_child(const std::string &name,
                          const std::vector<std::string> &args) {
   // Everything is prepared before fork: after it only exec and _exit.
-  std::vector<std::string> strs;
+  std::vector<std::string> strs = exec_wrapper();
   strs.push_back(self_exe());
   strs.push_back("--mmapio-child");
   strs.push_back(name);
@@ -99,7 +121,7 @@ inline pid_t spawn_child(const std::string &name,
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   return pid;
