@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
@@ -451,6 +452,32 @@ inline bool mmapio_test_under_valgrind() {
     }                                                                          \
   } while (0)
 
+/** True when the kernel enforces RLIMIT_AS here: a child lowers it to 0
+ *  and a one-megabyte anonymous mmap must then fail. qemu-user does not
+ *  pass the limit on to the host (it needs the address space itself), so
+ *  under it allocations keep succeeding. Probed once per process. */
+inline bool rlimit_as_enforced() {
+  static const bool enforced = [] {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      struct rlimit rl;
+      if (::getrlimit(RLIMIT_AS, &rl) != 0)
+        ::_exit(2);
+      rl.rlim_cur = 0;
+      if (::setrlimit(RLIMIT_AS, &rl) != 0)
+        ::_exit(2);
+      void *p = ::mmap(nullptr, size_t(1) << 20, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ::_exit(p == MAP_FAILED ? 0 : 1);
+    }
+    int st = 0;
+    while (pid > 0 && ::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }();
+  return enforced;
+}
+
 /** False (with the reason in *why) when exhaust_memory_in_child cannot
  *  make malloc return NULL in this build. */
 inline bool allocation_failure_testable(std::string *why) {
@@ -463,6 +490,11 @@ inline bool allocation_failure_testable(std::string *why) {
   // of its own memory instead of returning NULL.
   if (mmapio_test_under_valgrind()) {
     *why = "under valgrind the allocator cannot be made to return NULL";
+    return false;
+  }
+  if (!rlimit_as_enforced()) {
+    *why = "RLIMIT_AS is not enforced here (qemu-user does not pass it to "
+           "the host), so memory cannot be made to run out";
     return false;
   }
   return true;
