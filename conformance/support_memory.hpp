@@ -15,6 +15,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -175,6 +176,43 @@ inline size_t present_pages(const void *p, size_t len) {
   }
   ::close(fd);
   return present;
+}
+
+// Why pages mapped by mmapio_touch_pages cannot be counted here, or "":
+// pages of a fresh anonymous mapping written by hand must show as present
+// in /proc/self/pagemap (present_pages), and after MADV_POPULATE_READ,
+// which touch_pages may use, too. Under qemu-user the pagemap is the
+// emulator's (at the host's page size) and the advice is accepted but
+// ignored. Probed once per process.
+inline std::string populate_blocker() {
+  static const std::string why = [] {
+    const size_t page = mmapio_page_size();
+    const size_t len = 16 * page;
+    void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      return std::string("no anonymous mapping for the probe");
+    std::string r;
+    for (size_t i = 0; i < len; i += page)
+      static_cast<volatile unsigned char *>(p)[i] = 1;
+    if (present_pages(p, len) != len / page)
+      r = "/proc/self/pagemap does not show the pages this process wrote "
+          "(an emulator's pagemap)";
+#ifdef MADV_POPULATE_READ
+    void *q = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r.empty() && q != MAP_FAILED &&
+        ::madvise(q, len, MADV_POPULATE_READ) == 0 &&
+        present_pages(q, len) != len / page)
+      r = "madvise(MADV_POPULATE_READ) succeeds without mapping the pages "
+          "(qemu-user ignores the advice)";
+    if (q != MAP_FAILED)
+      ::munmap(q, len);
+#endif
+    ::munmap(p, len);
+    return r;
+  }();
+  return why;
 }
 
 // Pages in [p, p+len) once widened to page boundaries.

@@ -218,6 +218,17 @@ inline size_t thread_count_stable() {
   return n;
 }
 
+// Why exact thread counts cannot be checked here, or "": under an
+// emulator (MMAPIO_TEST_EXEC_WRAPPER set, see exec_wrapper) /proc/self/task
+// is the emulator's host process, with threads of its own, and a guest
+// thread's entry comes and goes on the emulator's schedule.
+inline std::string thread_count_blocker() {
+  if (!exec_wrapper().empty())
+    return "under an emulator, /proc/self/task lists the emulator's host "
+           "threads";
+  return "";
+}
+
 // Open descriptors of this process.
 inline size_t fd_count() { return count_dir("/proc/self/fd"); }
 

@@ -212,6 +212,8 @@ TEST_CASE("mmapio_async_pool_create: NO_MEMORY when allocating the pool "
 
 TEST_CASE("mmapio_async_pool: the threads exist while the pool does",
           "[mmapio_async_pool_create][mmapio_async_pool_destroy][async]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   const unsigned n = GENERATE(1u, 3u, unsigned(MMAPIO_ASYNC_MAX_THREADS));
   CAPTURE(n);
   const size_t threads = thread_count_stable();
@@ -905,7 +907,11 @@ TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
   CHECK(col.size() == 200);
   for (const auto &c : col.records())
     CHECK(c.status == 0);
-  CHECK(thread_count_settled(threads) == threads);
+  if (mmapio_test::thread_count_blocker().empty())
+    CHECK(thread_count_settled(threads) == threads);
+  else
+    WARN("SKIPPED: its thread count check: "
+         << mmapio_test::thread_count_blocker());
   // The pool holds no reference any more.
   int fd = -1;
   REQUIRE_OK(mmapio_unmap(m.release(), &fd));

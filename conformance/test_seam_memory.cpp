@@ -296,6 +296,8 @@ TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
 TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
           "judged by the time their first page takes",
           "[mmapio_touch_pages][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_UNKNOWN; // a kernel without PAGEMAP_SCAN
@@ -538,6 +540,8 @@ void check_segment_probes(const void *base, size_t size) {
 TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
           "small part looped",
           "[mmapio_touch_pages][touch][hugepages]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   SysGuard guard(clear_records);
   const size_t size = 64 * kMiB;
   MapPtr m = anon_with_block(size);

@@ -57,6 +57,20 @@ int create_with(Creator c, mmapio_map **out, const std::string &p,
   return MMAPIO_E_INVALID_ARGUMENT;
 }
 
+// True when this process can map 1 TiB of address space (PROT_NONE,
+// nothing reserved).
+bool tib_address_space() {
+  if (kTiB > SIZE_MAX)
+    return false;
+  const size_t len = static_cast<size_t>(kTiB);
+  void *p = ::mmap(nullptr, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    return false;
+  ::munmap(p, len);
+  return true;
+}
+
 // True, after a printed skip, when rc says this machine cannot hold a
 // 1 TiB file at p: the filesystem refuses the size, or ThreadSanitizer's
 // shadow leaves no 1 TiB hole of address space to reserve.
@@ -72,6 +86,13 @@ bool tib_unavailable(int rc, const std::string &p) {
   if (e == EFBIG) {
     WARN("SKIPPED: the filesystem of " << p << " refuses a 1 TiB file ("
                                        << mmapio_describe(rc) << ")");
+    return true;
+  }
+  if (rc != 0 && !tib_address_space()) {
+    WARN("SKIPPED: no 1 TiB of address space can be mapped here: a plain "
+         "1 TiB PROT_NONE mmap fails too (qemu-user reserves less for its "
+         "guest) ("
+         << mmapio_describe(rc) << ")");
     return true;
   }
   if (e == ENOMEM && mmapio_test_thread_sanitized()) {

@@ -83,6 +83,8 @@ static MapPtr guarded_truncated(const TempDir &dir, mmapio_mode mode) {
 TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
           "file was truncated",
           "[mmapio_touch_pages_range][errors][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
@@ -105,6 +107,8 @@ TEST_CASE("mmapio_touch_pages: INVALID_ARGUMENT when m is NULL",
 TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
           "truncated",
           "[mmapio_touch_pages][errors][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   MapPtr m = guarded_truncated(dir, MMAPIO_MODE_RO);
   CHECK_CODE(mmapio_touch_pages(m.get()), MMAPIO_E_FAULT);
@@ -116,6 +120,8 @@ TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
 
 TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
           "[mmapio_touch_pages][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -153,6 +159,8 @@ TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
 
 TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
           "[mmapio_touch_pages][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -172,6 +180,8 @@ TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
 
 TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
           "[mmapio_touch_pages][touch][hugepages]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -224,6 +234,8 @@ TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
 
 TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
           "[mmapio_touch_pages][touch][cow]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   MapPtr m = fresh(dir, Backing::COW, 4 * kMiB);
   REQUIRE_OK(mmapio_touch_pages(m.get()));

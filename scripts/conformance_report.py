@@ -31,7 +31,10 @@ TEMPLATES = os.path.join(ROOT, "scripts", "templates")
 STR = r'(?:"(?:[^"\\]|\\.)*"\s*)+'
 CASE_RE = re.compile(r'\bTEST_CASE(?:_METHOD)?\s*\(\s*(?:[\w:]+\s*,\s*)?'
                      r'(' + STR + r')(?:,\s*(' + STR + r'))?\)')
-SKIP_RE = re.compile(r"SKIPPED: ?(.*)")
+# Catch2's console reporter wraps a WARN at 80 columns: the reason goes
+# on over the following lines of the same indentation, up to a blank one.
+SKIP_RE = re.compile(r"^( *)SKIPPED: ?(.*(?:\n\1\S.*)*)", re.M)
+PREFIX_RE = re.compile(r"^(seam|footprint): ?")
 
 
 def literal(text):
@@ -58,11 +61,9 @@ def catch_areas():
 def area_of(name, areas):
     """The area of a ctest test: its Catch2 source file, else the part of
     the ctest name before the first '.' (header.c11.gcc -> header)."""
-    for prefix in ("", "seam: ", "footprint: "):
-        if name.startswith(prefix) and name[len(prefix):] in areas:
-            return areas[name[len(prefix):]][0]
-    if name in areas:
-        return areas[name][0]
+    for candidate in (name, PREFIX_RE.sub("", name)):
+        if candidate in areas:
+            return areas[candidate][0]
     return name.split(".", 1)[0] if "." in name else "other"
 
 
@@ -109,6 +110,8 @@ def read_capabilities(path):
 
 
 def cache_value(build, key):
+    """A CMake variable of the build: from CMakeCache.txt, else from the
+    files CMake writes of the system and the C compiler it found."""
     try:
         with open(os.path.join(build, "CMakeCache.txt"), encoding="utf-8") as f:
             for line in f:
@@ -116,6 +119,13 @@ def cache_value(build, key):
                     return line.split("=", 1)[1].strip()
     except OSError:
         pass
+    pattern = re.compile(r'^set\(%s "([^"]*)"\)' % re.escape(key), re.M)
+    for name in ("CMakeSystem.cmake", "CMakeCCompiler.cmake"):
+        for path in glob.glob(os.path.join(build, "CMakeFiles", "*", name)):
+            with open(path, encoding="utf-8") as f:
+                m = pattern.search(f.read())
+            if m:
+                return m.group(1)
     return ""
 
 
@@ -139,12 +149,12 @@ def read_run(name, build, emulator):
                  if case.find("skipped") is not None else "") or
                 "not run by ctest")
         else:
-            catch_name = test.split(": ", 1)[-1] if test.startswith(
-                ("seam: ", "footprint: ")) else test
-            reason = skip_log.get(test) or skip_log.get(catch_name)
+            reason = skip_log.get(test) or skip_log.get(
+                PREFIX_RE.sub("", test))
             m = SKIP_RE.search(out)
             if reason is None and m:
-                reason = m.group(1)
+                reason = re.sub(r"/\n\s*", "/", m.group(2))
+                reason = " ".join(reason.split())
             outcome = "skipped" if reason is not None else "passed"
             detail = normalise_reason(reason) if reason is not None else ""
         tests.append({"name": test, "area": area_of(test, areas),
@@ -156,15 +166,16 @@ def read_run(name, build, emulator):
             seconds = int(f.read().strip())
     except (OSError, ValueError):
         pass
+    target = cache_value(build, "MMAPIO_CROSS_TRIPLE")
     return {
         "target": name,
         "processor": cache_value(build, "CMAKE_SYSTEM_PROCESSOR") or
         os.uname().machine,
-        "compiler": cache_value(build, "CMAKE_C_COMPILER") +
-        (" --target=" + cache_value(build, "CMAKE_C_COMPILER_TARGET")
-         if cache_value(build, "CMAKE_C_COMPILER_TARGET") else "") +
-        (" " + cache_value(build, "CMAKE_C_FLAGS")
-         if cache_value(build, "CMAKE_C_FLAGS") else ""),
+        "compiler": " ".join(filter(None, [
+            os.path.basename(cache_value(build, "CMAKE_C_COMPILER")),
+            cache_value(build, "CMAKE_C_COMPILER_VERSION"),
+            target and "--target=" + target,
+            cache_value(build, "CMAKE_C_FLAGS")])),
         "posix_only": cache_value(build, "MMAPIO_POSIX_ONLY") == "ON",
         "emulator": emulator or "none (native)",
         "wall_seconds": seconds,

@@ -19,6 +19,8 @@ if(NOT MMAPIO_CROSS_TRIPLE OR NOT MMAPIO_CROSS_QEMU)
                       "file that sets MMAPIO_CROSS_TRIPLE and MMAPIO_CROSS_QEMU")
 endif()
 set(_triple "${MMAPIO_CROSS_TRIPLE}")
+# Kept in the cache for the conformance report (scripts/conformance_report.py).
+set(MMAPIO_CROSS_TRIPLE "${_triple}" CACHE STRING "cross target triple")
 set(_cross_root "/usr/${_triple}")
 
 set(CMAKE_SYSTEM_NAME Linux)
