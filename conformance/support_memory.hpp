@@ -178,38 +178,53 @@ inline size_t present_pages(const void *p, size_t len) {
   return present;
 }
 
-// Why pages mapped by mmapio_touch_pages cannot be counted here, or "":
-// pages of a fresh anonymous mapping written by hand must show as present
-// in /proc/self/pagemap (present_pages), and after MADV_POPULATE_READ,
-// which touch_pages may use, too. Under qemu-user the pagemap is the
-// emulator's (at the host's page size) and the advice is accepted but
-// ignored. Probed once per process.
-inline std::string populate_blocker() {
+// A fresh private anonymous mapping of n pages (nullptr if none).
+inline void *probe_pages(size_t n) {
+  void *p = ::mmap(nullptr, n * mmapio_page_size(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Why present_pages cannot be trusted here, or "": pages this process
+// wrote by hand must show as present in /proc/self/pagemap. Under
+// qemu-user the pagemap is the emulator's host process's, at the host's
+// page size. Probed once per process.
+inline std::string pagemap_blocker() {
   static const std::string why = [] {
     const size_t page = mmapio_page_size();
-    const size_t len = 16 * page;
-    void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = probe_pages(16);
+    if (p == nullptr)
       return std::string("no anonymous mapping for the probe");
+    for (size_t i = 0; i < 16; i++)
+      static_cast<volatile unsigned char *>(p)[i * page] = 1;
+    const bool ok = present_pages(p, 16 * page) == 16;
+    ::munmap(p, 16 * page);
+    return ok ? std::string()
+              : std::string("/proc/self/pagemap does not show the pages this "
+                            "process wrote (an emulator's pagemap)");
+  }();
+  return why;
+}
+
+// Why the pages mmapio_touch_pages maps cannot be counted here, or "":
+// pagemap_blocker, or MADV_POPULATE_READ (which touch_pages may use)
+// succeeds without mapping the pages, as under qemu-user, which accepts
+// the advice and ignores it. Probed once per process.
+inline std::string populate_blocker() {
+  static const std::string why = [] {
+    if (!pagemap_blocker().empty())
+      return pagemap_blocker();
     std::string r;
-    for (size_t i = 0; i < len; i += page)
-      static_cast<volatile unsigned char *>(p)[i] = 1;
-    if (present_pages(p, len) != len / page)
-      r = "/proc/self/pagemap does not show the pages this process wrote "
-          "(an emulator's pagemap)";
 #ifdef MADV_POPULATE_READ
-    void *q = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r.empty() && q != MAP_FAILED &&
-        ::madvise(q, len, MADV_POPULATE_READ) == 0 &&
-        present_pages(q, len) != len / page)
+    const size_t page = mmapio_page_size();
+    void *q = probe_pages(16);
+    if (q != nullptr && ::madvise(q, 16 * page, MADV_POPULATE_READ) == 0 &&
+        present_pages(q, 16 * page) != 16)
       r = "madvise(MADV_POPULATE_READ) succeeds without mapping the pages "
           "(qemu-user ignores the advice)";
-    if (q != MAP_FAILED)
-      ::munmap(q, len);
+    if (q != nullptr)
+      ::munmap(q, 16 * page);
 #endif
-    ::munmap(p, len);
     return r;
   }();
   return why;

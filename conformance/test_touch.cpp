@@ -56,6 +56,8 @@ TEST_CASE("mmapio_touch_pages_range: INVALID_ARGUMENT when m is NULL",
 TEST_CASE("mmapio_touch_pages_range: OUT_OF_BOUNDS when the range leaves "
           "the mapping",
           "[mmapio_touch_pages_range][errors][touch]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -138,6 +140,8 @@ TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
 
 TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
           "[mmapio_touch_pages_range][touch]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -245,6 +249,8 @@ TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
 
 TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
           "[mmapio_touch_pages][touch][open]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -277,6 +283,8 @@ TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
 
 TEST_CASE("mmapio_touch_pages: concurrent touches, reads and growth",
           "[mmapio_touch_pages][touch][resize]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kMiB);
   mmapio_map *m = mk.map.get();

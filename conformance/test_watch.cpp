@@ -243,7 +243,11 @@ TEST_CASE("mmapio_watch_start: INVALID_ARGUMENT when out, m or cb is NULL, "
                MMAPIO_E_INVALID_ARGUMENT);
   }
   CHECK(w == nullptr);
-  CHECK(thread_count_settled(threads) == threads);
+  if (mmapio_test::thread_count_blocker().empty())
+    CHECK(thread_count_settled(threads) == threads);
+  else
+    WARN("SKIPPED: its thread count check: "
+         << mmapio_test::thread_count_blocker());
 }
 
 TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
