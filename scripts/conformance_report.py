@@ -177,7 +177,8 @@ def read_run(name, build, emulator):
             target and "--target=" + target,
             cache_value(build, "CMAKE_C_FLAGS")])),
         "posix_only": cache_value(build, "MMAPIO_POSIX_ONLY") == "ON",
-        "emulator": emulator or "none (native)",
+        "emulator": emulator or cache_value(build, "MMAPIO_CROSS_EMULATOR")
+        or "none (native)",
         "wall_seconds": seconds,
         "capabilities": read_capabilities(
             os.path.join(build, "capabilities.tsv")),

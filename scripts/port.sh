@@ -174,13 +174,8 @@ run_target() {
 }
 
 report_target() {
-  local t=$1 dir=build/port/$1 emulator=""
-  if is_cross "$t"; then
-    emulator=$(sed -n 's/^CMAKE_CROSSCOMPILING_EMULATOR:[A-Z]*=//p' \
-      "$dir/CMakeCache.txt" 2>/dev/null | tr ';' ' ')
-  fi
-  python3 scripts/conformance_report.py target --name "$t" --build "$dir" \
-    --emulator "$emulator" --out reports/conformance
+  python3 scripts/conformance_report.py target --name "$1" \
+    --build "build/port/$1" --out reports/conformance
 }
 
 mkdir -p reports/conformance

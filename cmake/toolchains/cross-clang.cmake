@@ -61,6 +61,9 @@ set(CMAKE_CROSSCOMPILING_EMULATOR
 if(MMAPIO_CROSS_PAGE_SIZE)
   list(APPEND CMAKE_CROSSCOMPILING_EMULATOR "-p;${MMAPIO_CROSS_PAGE_SIZE}")
 endif()
+list(JOIN CMAKE_CROSSCOMPILING_EMULATOR " " _emulator)
+set(MMAPIO_CROSS_EMULATOR "${_emulator}" CACHE STRING
+    "the emulator command line, for the conformance report" FORCE)
 
 # qemu-user cannot emulate pages larger than the host's for a file mapped
 # past its end: a page's tail beyond the end of the file stays unmapped
