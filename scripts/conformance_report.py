@@ -167,6 +167,11 @@ def read_run(name, build, emulator):
     except (OSError, ValueError):
         pass
     target = cache_value(build, "MMAPIO_CROSS_TRIPLE")
+    try:
+        with open(os.path.join(build, "source.txt"), encoding="utf-8") as f:
+            source = f.read().strip()
+    except OSError:
+        source = "unknown"
     return {
         "target": name,
         "processor": cache_value(build, "CMAKE_SYSTEM_PROCESSOR") or
@@ -177,6 +182,7 @@ def read_run(name, build, emulator):
             target and "--target=" + target,
             cache_value(build, "CMAKE_C_FLAGS")])),
         "posix_only": cache_value(build, "MMAPIO_POSIX_ONLY") == "ON",
+        "source": source,
         "emulator": emulator or cache_value(build, "MMAPIO_CROSS_EMULATOR")
         or "none (native)",
         "wall_seconds": seconds,
@@ -244,6 +250,7 @@ def write_target(run, out):
         target=run["target"], processor=run["processor"],
         compiler=run["compiler"], emulator=run["emulator"],
         posix_only="yes" if run["posix_only"] else "no",
+        source=run.get("source", "unknown"),
         wall="%s s" % run["wall_seconds"] if run["wall_seconds"] is not None
         else "unknown",
         run=c["run"], passed=c["passed"], failed=c["failed"],
@@ -283,7 +290,8 @@ def write_matrix(out):
                              r["target"]))
     names = [r["target"] for r in runs]
 
-    summary = [[r["target"], r["processor"], r["emulator"],
+    summary = [[r["target"], r["processor"], r.get("source", "unknown"),
+                r["emulator"],
                 *(counts(r["tests"])[k] for k in
                   ("run", "passed", "failed", "skipped")),
                 r["wall_seconds"] if r["wall_seconds"] is not None else "?"]
@@ -340,7 +348,8 @@ def write_matrix(out):
             diff_rows.append(cells)
 
     text = template("conformance_matrix.md.in").substitute(
-        summary=table(["target", "processor", "emulator", "run", "passed",
+        summary=table(["target", "processor", "source", "emulator", "run",
+                       "passed",
                        "failed", "skipped", "wall s"], summary),
         capabilities=table(["capability"] + names, cap_rows),
         unsupported=table(["capability", "reason", "targets"],

@@ -160,6 +160,8 @@ run_target() {
   ensure_deps "$t" || return 1
   (configure "$t" "$dir") || return 1
   cmake --build "$dir" --parallel "$jobs" || return 1
+  # The tree the run tested, for its report.
+  git describe --always --dirty >"$dir/source.txt" 2>/dev/null || true
   [ "$build_only" -eq 0 ] || return 0
   rm -f "$dir/junit.xml" "$dir/skips.tsv"
   local start end rc=0
