@@ -153,6 +153,8 @@ void no_callback_expected(const mmapio_completion *) {}
 TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
           "nthreads is 0 or above MMAPIO_ASYNC_MAX_THREADS",
           "[mmapio_async_pool_create][errors][async]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   const size_t threads = thread_count_stable();
   mmapio_async_pool *p = nullptr;
   SECTION("out is NULL") {

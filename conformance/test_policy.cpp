@@ -171,6 +171,8 @@ TEST_CASE("flush policy EVERY_MILLIS: the bytes reach the file without an "
 TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
           "handle closes",
           "[flush-policy]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   {
@@ -204,6 +206,8 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
 TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
           "until the last reference goes",
           "[flush-policy]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   mmapio_map *m = nullptr;
@@ -222,6 +226,8 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
 TEST_CASE("flush policy EVERY_MILLIS: opening and closing repeatedly leaves "
           "no thread behind",
           "[flush-policy]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   for (int i = 0; i < 50; i++) {

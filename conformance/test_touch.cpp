@@ -283,8 +283,8 @@ TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
 
 TEST_CASE("mmapio_touch_pages: concurrent touches, reads and growth",
           "[mmapio_touch_pages][touch][resize]") {
-  if (!pagemap_blocker().empty())
-    MMAPIO_SKIP(pagemap_blocker());
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kMiB);
   mmapio_map *m = mk.map.get();
