@@ -15,6 +15,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -175,6 +176,58 @@ inline size_t present_pages(const void *p, size_t len) {
   }
   ::close(fd);
   return present;
+}
+
+// A fresh private anonymous mapping of n pages (nullptr if none).
+inline void *probe_pages(size_t n) {
+  void *p = ::mmap(nullptr, n * mmapio_page_size(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Why present_pages cannot be trusted here, or "": pages this process
+// wrote by hand must show as present in /proc/self/pagemap. Under
+// qemu-user the pagemap is the emulator's host process's, at the host's
+// page size. Probed once per process.
+inline std::string pagemap_blocker() {
+  static const std::string why = [] {
+    const size_t page = mmapio_page_size();
+    void *p = probe_pages(16);
+    if (p == nullptr)
+      return std::string("no anonymous mapping for the probe");
+    for (size_t i = 0; i < 16; i++)
+      static_cast<volatile unsigned char *>(p)[i * page] = 1;
+    const bool ok = present_pages(p, 16 * page) == 16;
+    ::munmap(p, 16 * page);
+    return ok ? std::string()
+              : std::string("/proc/self/pagemap does not show the pages this "
+                            "process wrote (an emulator's pagemap)");
+  }();
+  return why;
+}
+
+// Why the pages mmapio_touch_pages maps cannot be counted here, or "":
+// pagemap_blocker, or MADV_POPULATE_READ (which touch_pages may use)
+// succeeds without mapping the pages, as under qemu-user, which accepts
+// the advice and ignores it. Probed once per process.
+inline std::string populate_blocker() {
+  static const std::string why = [] {
+    if (!pagemap_blocker().empty())
+      return pagemap_blocker();
+    std::string r;
+#ifdef MADV_POPULATE_READ
+    const size_t page = mmapio_page_size();
+    void *q = probe_pages(16);
+    if (q != nullptr && ::madvise(q, 16 * page, MADV_POPULATE_READ) == 0 &&
+        present_pages(q, 16 * page) != 16)
+      r = "madvise(MADV_POPULATE_READ) succeeds without mapping the pages "
+          "(qemu-user ignores the advice)";
+    if (q != nullptr)
+      ::munmap(q, 16 * page);
+#endif
+    return r;
+  }();
+  return why;
 }
 
 // Pages in [p, p+len) once widened to page boundaries.

@@ -332,6 +332,8 @@ TEST_CASE("mmapio_anon: resize keeps the bytes, in place where the default "
 
 TEST_CASE("mmapio_anon: advice, touch, locks and hints work on it",
           "[mmapio_anon][anon][advise][touch][lock][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   MapPtr m = new_anon(5 * kMiB, MMAPIO_OPT_HUGEPAGES | MMAPIO_OPT_TOUCH_EAGER);

@@ -150,6 +150,8 @@ void no_callback_expected(const mmapio_completion *) {}
 TEST_CASE("mmapio_async_pool_create: INVALID_ARGUMENT when out is NULL or "
           "nthreads is 0 or above MMAPIO_ASYNC_MAX_THREADS",
           "[mmapio_async_pool_create][errors][async][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   const size_t threads = thread_count_stable();
   mmapio_async_pool *p = nullptr;
   SECTION("out is NULL") {
@@ -210,6 +212,8 @@ TEST_CASE("mmapio_async_pool_create: NO_MEMORY when allocating the pool "
 TEST_CASE(
     "mmapio_async_pool: the threads exist while the pool does",
     "[mmapio_async_pool_create][mmapio_async_pool_destroy][async][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   const unsigned n = GENERATE(1u, 3u, unsigned(MMAPIO_ASYNC_MAX_THREADS));
   CAPTURE(n);
   const size_t threads = thread_count_stable();
@@ -901,7 +905,11 @@ TEST_CASE("mmapio_async_pool_destroy: every submitted operation completes "
   CHECK(col.size() == 200);
   for (const auto &c : col.records())
     CHECK(c.status == 0);
-  CHECK(thread_count_settled(threads) == threads);
+  if (mmapio_test::thread_count_blocker().empty())
+    CHECK(thread_count_settled(threads) == threads);
+  else
+    WARN("SKIPPED: its thread count check: "
+         << mmapio_test::thread_count_blocker());
   // The pool holds no reference any more.
   int fd = -1;
   REQUIRE_OK(mmapio_unmap(m.release(), &fd));

@@ -416,6 +416,8 @@ TEST_CASE("mmapio_resize: RESIZE_FAILED when growth with PREALLOCATE passes "
 TEST_CASE("mmapio_update: FAULT with the guard on where sparse writes run out "
           "of space and the bytes before it are durable after a flush",
           "[enospc][mmapio_update][mmapio_set_guard][guard][linux]") {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   const Fs fs = GENERATE(Fs::tmpfs, Fs::ext4);
   ENOSPC_CASE(fs, "sparse-guard", [fs](const std::string &mnt) {
     Findings f;

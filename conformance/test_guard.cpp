@@ -246,6 +246,8 @@ MMAPIO_CHILD(guard_handler_replaced) {
 TEST_CASE("mmapio_read: FAULT when the file was truncated under a guarded "
           "copy",
           "[mmapio_read][mmapio_update][mmapio_set_guard][errors][fault]") {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   TempDir t;
   int st = run_child("guard_copy_faults", {t.path("f.bin")});
   INFO("child status " << st
@@ -257,6 +259,8 @@ TEST_CASE("mmapio_read: FAULT when the file was truncated under a guarded "
 TEST_CASE("mmapio_update: FAULT when the file was truncated under a guarded "
           "copy",
           "[mmapio_update][errors][fault]") {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   // Covered by the same child as mmapio_read (code 13 there); run it again
   // so the error has its own named test.
   TempDir t;
@@ -274,6 +278,8 @@ TEST_CASE("guard: without it, a truncated file kills the reader with SIGBUS",
 TEST_CASE("guard: a SIGBUS outside guarded copies goes to the previous "
           "handler, or gets the default action",
           "[mmapio_set_guard][fault]") {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   TempDir t;
   CHECK(run_child("guard_chains", {t.path("f.bin")}) == 0);
   CHECK(run_child("guard_default_action", {t.path("g.bin")}) == -SIGBUS);
@@ -288,6 +294,8 @@ TEST_CASE("mmapio_set_guard: INVALID_ARGUMENT when m is NULL",
 namespace {
 // Runs guard_copies_fault for one copy path; it must exit 0.
 void require_copy_faults(const char *which) {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   TempDir t;
   const int st = run_child("guard_copies_fault", {t.dir(), which});
   INFO(which << ": child status " << st
@@ -331,6 +339,8 @@ TEST_CASE("mmapio_async_update: the completion has FAULT when the file was "
 TEST_CASE("mmapio_fopen: with the guard on, fread and fwrite fail with "
           "EFAULT where the file was truncated",
           "[mmapio_fopen][fault][linux]") {
+  if (!sigbus_address_blocker().empty())
+    MMAPIO_SKIP(sigbus_address_blocker());
   TempDir t;
   const int st = run_child("guard_stream_faults", {t.path("f.bin")});
   if (st == 77)

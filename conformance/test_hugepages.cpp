@@ -437,6 +437,8 @@ TEST_CASE(
 
 TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
           "[mmapio_hugepage_diagnose][hugepages][anon][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
   if (!smaps_blocker().empty())

@@ -114,6 +114,8 @@ TEST_CASE("mmapio_lock: LOCK_FAILED when RLIMIT_MEMLOCK and privilege stop "
 
 TEST_CASE("mmapio_lock: locks the widened range and faults it in",
           "[mmapio_lock][lock][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -148,6 +150,8 @@ TEST_CASE("mmapio_lock: len 0 locks nothing", "[mmapio_lock][lock][linux]") {
 
 TEST_CASE("mmapio_lock: a shrink releases the cut pages, close the rest",
           "[mmapio_lock][lock][resize][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 16 * kPage);
   mmapio_map *m = mk.map.get();
@@ -226,6 +230,8 @@ TEST_CASE("mmapio_lock_all: LOCK_FAILED when RLIMIT_MEMLOCK and privilege "
 
 TEST_CASE("mmapio_lock_all: locks every page of the mapping",
           "[mmapio_lock_all][lock][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);

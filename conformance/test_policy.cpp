@@ -165,6 +165,8 @@ TEST_CASE("flush policy EVERY_MILLIS: the bytes reach the file without an "
 TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
           "handle closes",
           "[flush-policy][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   {
@@ -182,6 +184,8 @@ TEST_CASE("flush policy EVERY_MILLIS: one thread per handle, joined when the "
 
 TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
           "[flush-policy][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_EVERY_MILLIS, 10);
@@ -196,6 +200,8 @@ TEST_CASE("flush policy EVERY_MILLIS: the thread is joined by mmapio_unmap",
 TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
           "until the last reference goes",
           "[flush-policy][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   mmapio_map *m = nullptr;
@@ -214,6 +220,8 @@ TEST_CASE("flush policy EVERY_MILLIS: a pinned handle keeps its thread "
 TEST_CASE("flush policy EVERY_MILLIS: opening and closing repeatedly leaves "
           "no thread behind",
           "[flush-policy][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const size_t before = thread_count_stable();
   for (int i = 0; i < 50; i++) {

@@ -29,6 +29,13 @@ TEST_CASE("mmapio_capability_query: a refused call is reported as missing, "
     CHECK_FALSE(c.supported);
     CHECK(says(c, std::strerror(EINVAL)));
   }
+  SECTION("populate accepted and ignored (qemu-user)") {
+    guard.set(
+        "populate", +[](void *, size_t) -> int { return 0; });
+    const mmapio_capability_info c = query_capability(MMAPIO_CAP_POPULATE_READ);
+    CHECK_FALSE(c.supported);
+    CHECK(says(c, "ignored"));
+  }
   SECTION("mlock refused, and the limit unknown") {
     guard.fail("mlock", EPERM);
     guard.fail("getrlimit", EPERM);

@@ -279,6 +279,8 @@ TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
 TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
           "every MMI_TOUCH_SMALL_RECHECK calls",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -295,6 +297,8 @@ TEST_CASE("mmapio_touch_pages: small pages use the loop and are probed "
 TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
           "judged by the time their first page takes",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_UNKNOWN; // a kernel without PAGEMAP_SCAN
@@ -320,6 +324,8 @@ TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
 TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
           "faster, and the other is timed on an eighth every 16th call",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   const size_t size = 8 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -381,6 +387,8 @@ TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
 TEST_CASE("mmapio_touch_pages_range: a small range without a whole huge "
           "page probes its first page until a look finds it mapped",
           "[mmapio_touch_pages_range][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -466,6 +474,8 @@ TEST_CASE("mmapio_touch_pages_range: a large range without a whole huge page "
 TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
           "range is looped inline, page by page",
           "[mmapio_touch_pages_range][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_SMALL;
@@ -493,6 +503,8 @@ TEST_CASE("mmapio_touch_pages_range: once a look found pages mapped, a small "
 TEST_CASE("mmapio_touch_pages: a slow populate takes the loop until the "
           "next probe",
           "[mmapio_touch_pages][touch][hugepages][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;
@@ -536,6 +548,8 @@ void check_segment_probes(const void *base, size_t size) {
 TEST_CASE("mmapio_touch_pages: the huge part of a range is populated, the "
           "small part looped",
           "[mmapio_touch_pages][touch][hugepages][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   SysGuard guard(clear_records);
   const size_t size = 64 * kMiB;
   MapPtr m = anon_with_block(size);
@@ -628,6 +642,8 @@ TEST_CASE("mmapio_touch_pages: a small range is probed once, a large one "
 
 TEST_CASE("mmapio_touch_pages: without MADV_POPULATE_READ the loop does it",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   g_probe_answer = MMI_PAGE_HUGE;

@@ -55,6 +55,8 @@ TEST_CASE("mmapio_touch_pages_range: INVALID_ARGUMENT when m is NULL",
 TEST_CASE("mmapio_touch_pages_range: OUT_OF_BOUNDS when the range leaves "
           "the mapping",
           "[mmapio_touch_pages_range][errors][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -82,6 +84,8 @@ static MapPtr guarded_truncated(const TempDir &dir, mmapio_mode mode) {
 TEST_CASE("mmapio_touch_pages_range: FAULT when the guard is on and the "
           "file was truncated",
           "[mmapio_touch_pages_range][errors][touch][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const mmapio_mode mode = GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW);
   INFO("mode " << mode);
@@ -123,6 +127,8 @@ TEST_CASE("mmapio_touch_pages: INVALID_ARGUMENT when m is NULL",
 TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
           "truncated",
           "[mmapio_touch_pages][errors][touch]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   MapPtr m = guarded_truncated(dir, MMAPIO_MODE_RO);
   CHECK_CODE(mmapio_touch_pages(m.get()), MMAPIO_E_FAULT);
@@ -134,6 +140,8 @@ TEST_CASE("mmapio_touch_pages: FAULT when the guard is on and the file was "
 
 TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -150,6 +158,8 @@ TEST_CASE("mmapio_touch_pages: the guarded path maps every page too",
 
 TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
           "[mmapio_touch_pages_range][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -171,6 +181,8 @@ TEST_CASE("mmapio_touch_pages_range: maps exactly the widened range",
 
 TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
           "[mmapio_touch_pages][touch][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -190,6 +202,8 @@ TEST_CASE("mmapio_touch_pages: every page is mapped on return, any size",
 
 TEST_CASE("mmapio_touch_pages: huge-page mappings are touched too",
           "[mmapio_touch_pages][touch][hugepages][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   INFO(backing_name(b));
@@ -242,6 +256,8 @@ TEST_CASE("mmapio_touch_pages: never dirties an RW file mapping",
 
 TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
           "[mmapio_touch_pages][touch][cow][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   MapPtr m = fresh(dir, Backing::COW, 4 * kMiB);
   REQUIRE_OK(mmapio_touch_pages(m.get()));
@@ -251,6 +267,8 @@ TEST_CASE("mmapio_touch_pages: makes no private copies on a COW handle",
 
 TEST_CASE("mmapio_touch_pages: MMAPIO_OPT_TOUCH_EAGER touches at open",
           "[mmapio_touch_pages][touch][open][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -282,6 +300,8 @@ TEST_CASE("mmapio_touch_pages: an empty mapping is touched trivially",
 
 TEST_CASE("mmapio_touch_pages: concurrent touches, reads and growth",
           "[mmapio_touch_pages][touch][resize][linux]") {
+  if (!populate_blocker().empty())
+    MMAPIO_SKIP(populate_blocker());
   TempDir dir;
   Made mk = make_backing(dir, Backing::RW, 2 * kMiB);
   mmapio_map *m = mk.map.get();

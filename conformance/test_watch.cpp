@@ -236,7 +236,11 @@ TEST_CASE("mmapio_watch_start: INVALID_ARGUMENT when out, m or cb is NULL, "
                MMAPIO_E_INVALID_ARGUMENT);
   }
   CHECK(w == nullptr);
-  CHECK(thread_count_settled(threads) == threads);
+  if (mmapio_test::thread_count_blocker().empty())
+    CHECK(thread_count_settled(threads) == threads);
+  else
+    WARN("SKIPPED: its thread count check: "
+         << mmapio_test::thread_count_blocker());
 }
 
 TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
@@ -571,6 +575,8 @@ TEST_CASE("watch: an overflowing event queue is re-checked and reported",
 TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
           "descriptors are released",
           "[mmapio_watch_stop][watch][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);
@@ -612,6 +618,8 @@ TEST_CASE("mmapio_watch_stop: NULL is a no-op", "[mmapio_watch_stop][watch]") {
 
 TEST_CASE("mmapio_watch_stop: from the watch's own callback",
           "[mmapio_watch_stop][watch][linux]") {
+  if (!mmapio_test::thread_count_blocker().empty())
+    MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
   const std::string p = td.path("f");
   MapPtr m = create_map(p, kPage);

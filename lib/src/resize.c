@@ -117,8 +117,14 @@ static int cut(mmapio_map *m, uint64_t old, uint64_t size) {
   return 0;
 }
 
+/* The flag is set by an exchange, not a store: the handshake with walks
+ * (pin.c) needs this store ordered before the load of m->walks, and a
+ * read-modify-write is a full barrier everywhere, also where a
+ * store-release and a load-acquire may pass each other (qemu's
+ * translation of aarch64 to x86 let walks be cut). A shrink is a slow
+ * path: the cost does not show. */
 static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
-  atomic_store_explicit(&m->shrinking, true, memory_order_seq_cst);
+  (void)atomic_exchange_explicit(&m->shrinking, true, memory_order_seq_cst);
   int rc = cut(m, old, size);
   atomic_store_explicit(&m->shrinking, false, memory_order_release);
   return rc;

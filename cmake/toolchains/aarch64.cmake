@@ -1,0 +1,5 @@
+# scripts/port.sh target aarch64: 64-bit Arm, 4 KiB pages
+set(MMAPIO_CROSS_TRIPLE aarch64-linux-gnu)
+set(MMAPIO_CROSS_PROCESSOR aarch64)
+set(MMAPIO_CROSS_QEMU qemu-aarch64)
+include("${CMAKE_CURRENT_LIST_DIR}/cross-clang.cmake")

@@ -1,0 +1,5 @@
+# scripts/port.sh target armhf: 32-bit Arm, hard float (32-bit size_t)
+set(MMAPIO_CROSS_TRIPLE arm-linux-gnueabihf)
+set(MMAPIO_CROSS_PROCESSOR armv7l)
+set(MMAPIO_CROSS_QEMU qemu-arm)
+include("${CMAKE_CURRENT_LIST_DIR}/cross-clang.cmake")
