@@ -525,14 +525,17 @@ def load_powers(machines_dir):
 
 
 def keep_machine(out, machines_dir, raw, machine, summary):
-    """A full run replaces its CPU kind's entry under machines_dir."""
+    """A full run replaces its CPU kind's entry under machines_dir: the
+    run's files, not the gates' power measured there (test_gate.sh
+    --power writes gate_power.json; a run of main.sh does not measure it)."""
     if not machine.get("mode", "").startswith("full"):
         return None
     key = machine_info.identity(machine)["key"]
     d = os.path.join(machines_dir, key)
     os.makedirs(d, exist_ok=True)
     for f in glob.glob(os.path.join(d, "*")):
-        os.remove(f)
+        if os.path.basename(f) != "gate_power.json":
+            os.remove(f)
     for name in ("benchmarks.md", "gate1.json", "gate1.junit.xml"):
         if os.path.exists(os.path.join(out, name)):
             shutil.copy(os.path.join(out, name), d)
