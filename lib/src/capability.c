@@ -75,6 +75,16 @@ static int scratch_page(answer *a) {
   return 0;
 }
 
+/* Unmaps the scratch page and returns its address, where nothing is
+ * mapped now: a call that must refuse such a range tells a kernel that
+ * knows it from one that accepts and ignores it. */
+static void *scratch_page_gone(answer *a) {
+  void *gone = a->page;
+  mmi_os_unmap(a->page, a->page_size);
+  a->page = NULL;
+  return gone;
+}
+
 /* A success is checked against a range with no mapping, which a kernel
  * refuses to fault in: qemu-user accepts the advice and ignores it, and
  * a capability that only looks present would send touch_pages and the
@@ -87,10 +97,7 @@ static void populate_read(answer *a) {
       say_failed(a, "madvise(MADV_POPULATE_READ)", errno);
     return;
   }
-  mmi_os_unmap(a->page, a->page_size);
-  void *gone = a->page;
-  a->page = NULL;
-  if (mmi_os_populate(gone, a->page_size) == 0)
+  if (mmi_os_populate(scratch_page_gone(a), a->page_size) == 0)
     say(a, false,
         "MADV_POPULATE_READ over no mapping succeeded: the advice is "
         "ignored here (an emulator does so)");
@@ -152,10 +159,7 @@ static void thp_collapse(answer *a) {
   }
   char mode[32];
   mmi_os_thp_mode(MMI_THP_ANON, mode, sizeof mode);
-  mmi_os_unmap(a->page, a->page_size);
-  void *gone = a->page;
-  a->page = NULL;
-  if (mmi_os_thp_collapse(gone, a->page_size) == 0) {
+  if (mmi_os_thp_collapse(scratch_page_gone(a), a->page_size) == 0) {
     say(a, false,
         "MADV_COLLAPSE over no mapping succeeded: the advice is "
         "ignored here (an emulator does so)");
