@@ -128,6 +128,26 @@ def load(raw):
     return runs, metas, machine
 
 
+def judge(row, t):
+    """Sets row's target fields from the SPEC target t (None: no target).
+    Also re-judges a row kept from an earlier run by today's targets."""
+    row["target"] = t.get("max") if t else None
+    row["target_abs_ns"] = t.get("abs_ns") if t else None
+    row["target_floor"] = t.get("floor", "floor") if t else None
+    row["spec"] = t.get("spec") if t else None
+    if t and t.get("max") is not None:
+        r = (row["vs_best_floor"] if t.get("floor") == "best" and
+             row.get("vs_best_floor") is not None else row.get("vs_floor"))
+        row["target_ratio"] = r
+        row["target_met"] = None if r is None else r <= t["max"]
+    else:
+        row["target_ratio"] = None
+        row["target_met"] = None
+    row.pop("abs_met", None)
+    if t and t.get("abs_ns") is not None and row.get("median_ns") is not None:
+        row["abs_met"] = row["median_ns"] <= t["abs_ns"]
+
+
 def rows_for(run, group, targets):
     """One row per benchmark of a group's run, with its ratios."""
     rows = []
@@ -160,20 +180,7 @@ def rows_for(run, group, targets):
             row["vs_floor"] = ratio(floor)
         row["vs_boost"] = ratio(run.get(b.op, "boost", b.variant)) if b.impl == "mmapio" else None
         row["vs_glib"] = ratio(run.get(b.op, "glib", b.variant)) if b.impl == "mmapio" else None
-        t = targets.find(b.op, b.variant) if b.impl == "mmapio" else None
-        row["target"] = t.get("max") if t else None
-        row["target_abs_ns"] = t.get("abs_ns") if t else None
-        row["target_floor"] = t.get("floor", "floor") if t else None
-        row["spec"] = t.get("spec") if t else None
-        if t and t.get("max") is not None:
-            r = row["vs_best_floor"] if t.get("floor") == "best" and row["vs_best_floor"] is not None else row["vs_floor"]
-            row["target_ratio"] = r
-            row["target_met"] = None if r is None else r <= t["max"]
-        else:
-            row["target_ratio"] = None
-            row["target_met"] = None
-        if t and t.get("abs_ns") is not None and b.median is not None:
-            row["abs_met"] = b.median <= t["abs_ns"]
+        judge(row, targets.find(b.op, b.variant) if b.impl == "mmapio" else None)
         rows.append(row)
     rows.sort(key=lambda r: (r["op"], r["variant"] and first_arg(r["variant"]) or 0,
                              r["variant"], impl_rank(r["impl"]), r["impl"]))
@@ -398,9 +405,11 @@ def targets_table(all_rows, config):
                 rel["bench"], rel["reference"], rel["spec"]))
             continue
         ratio = a["median_ns"] / b["median_ns"]
-        ok = ratio <= rel["max"]
-        met += ok
-        missed += not ok
+        # max null: a reported ratio, judged by no target.
+        ok = None if rel.get("max") is None else ratio <= rel["max"]
+        if ok is not None:
+            met += ok
+            missed += not ok
         raw = ""
         fa = next((x for x in all_rows if x["name"] == rel.get("floor_bench")), None)
         fb = next((x for x in all_rows if x["name"] == rel.get("floor_reference")), None)
@@ -408,7 +417,8 @@ def targets_table(all_rows, config):
             raw = " (the raw floors: %s)" % fmt_ratio(fa["median_ns"] / fb["median_ns"])
         lines.append("| `%s` ÷ `%s` | %s | %s | %s%s | %s | %s |" % (
             rel["bench"], rel["reference"], fmt_ns(a["median_ns"]), fmt_ns(b["median_ns"]),
-            fmt_ratio(ratio), raw, rel["spec"], "✅" if ok else "❌"))
+            fmt_ratio(ratio), raw, rel["spec"],
+            "—" if ok is None else "✅" if ok else "❌"))
     return "\n".join(lines), met, missed
 
 
@@ -448,11 +458,15 @@ def fill(parts, name, **values):
     return "\n".join(out)
 
 
-def machines_table(machines):
+def machines_table(machines, targets):
     """The SPEC-target table, one column per CPU kind kept under
-    machines/ (their summary.json)."""
+    machines/ (their summary.json), each run judged by today's targets."""
     if not machines:
         return ""
+    for _, summ in machines:
+        for r in summ.get("benchmarks", []):
+            if r.get("impl") == "mmapio":
+                judge(r, targets.find(r["op"], r["variant"]))
     cols = []
     rows = {}
     for key, summ in machines:
@@ -588,7 +602,7 @@ def performance_md(path, out_dir, all_rows, metas, machine, gate1, config, scal,
                      ("load_end", "load average at the end"), ("duration_run", "duration of the run")):
         if k in machine:
             mt.append("| %s | %s |" % (label, machine[k].replace("|", "\\|")))
-    kinds = machines_table(machines)
+    kinds = machines_table(machines, Target(config))
     tt, met, missed = targets_table(all_rows, config)
     found = {i for f in scal for i in f["slopes"]}
     impls = sorted(found, key=lambda i: (impl_rank(i), i))
