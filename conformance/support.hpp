@@ -523,6 +523,17 @@ inline void log_skip(std::string reason) {
       MMAPIO_SKIP(mmapio_cap_.name << ": " << mmapio_cap_.reason);             \
   } while (0)
 
+/** Leaves the test with "SKIPPED: <capability> is supported here:
+ *  <reason>": for a test of what a build without cap does, where it found
+ *  that this one has it. The skip carries the library's own words. */
+#define MMAPIO_SKIP_HAVING_CAP(cap)                                            \
+  do {                                                                         \
+    mmapio_capability_info mmapio_cap_;                                        \
+    REQUIRE(mmapio_capability_query((cap), &mmapio_cap_) == 0);                \
+    MMAPIO_SKIP(mmapio_cap_.name << " is supported here: "                     \
+                                 << mmapio_cap_.reason);                       \
+  } while (0)
+
 /** Leaves the test with "SKIPPED: under valgrind, <why>" when it runs
  *  under valgrind. */
 #define MMAPIO_SKIP_UNDER_VALGRIND(why)                                        \

@@ -252,16 +252,6 @@ inline bool linux_build() {
   return yes;
 }
 
-// Why the library cannot read /proc/self/smaps here, or "" when it can.
-inline std::string smaps_blocker() {
-  std::ifstream in("/proc/self/smaps");
-  if (!in)
-    return "/proc/self/smaps cannot be read";
-  if (!linux_build())
-    return "a POSIX-only build does not read /proc/self/smaps";
-  return "";
-}
-
 // The start of the first 2 MiB-aligned 2 MiB block inside [p, p+len), or
 // nullptr when none fits.
 inline const unsigned char *first_aligned_block(const void *p, size_t len) {

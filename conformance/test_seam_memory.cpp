@@ -368,14 +368,12 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
           "small ones",
           "[mmapio_touch_pages][touch][linux]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_PAGEMAP_SCAN);
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
   const unsigned char *blk =
       first_aligned_block(mmapio_base(m.get()), 8 * kMiB);
   const int fresh = mmi_os_page_mapping(blk);
-  if (fresh == MMI_PAGE_UNKNOWN) {
-    MMAPIO_SKIP("no PAGEMAP_SCAN here (Linux 6.7 or later has it)");
-  }
   CHECK(fresh == MMI_PAGE_ABSENT);
   volatile unsigned char sink =
       *reinterpret_cast<const volatile unsigned char *>(blk);

@@ -658,7 +658,7 @@ TEST_CASE("mmapio_fopen: UNSUPPORTED when the build has no fopencookie",
   const int rc = mmapio_fopen(&s, f.map.get(), "r");
   if (rc == 0) {
     std::fclose(s);
-    MMAPIO_SKIP("this build has fopencookie (not MMAPIO_POSIX_ONLY)");
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_STREAMS);
   }
   CHECK(rc == MMAPIO_E_UNSUPPORTED);
   CHECK(s == reinterpret_cast<FILE *>(0x10));
