@@ -164,6 +164,14 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
   CHECK(r.reasons == 12345u);
 }
 
+// The verdict tests need the library's verdict (the capability) and an
+// smaps that describes this process's own pages: under qemu-user smaps is
+// the host's, and the verdict read from it may describe other memory.
+#define REQUIRE_VERDICT()                                                      \
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);                             \
+  if (!smaps_view_blocker().empty())                                           \
+  MMAPIO_SKIP(smaps_view_blocker())
+
 // ------------------------------------------------------------------
 // Answers that hold on every kernel
 // ------------------------------------------------------------------
@@ -171,7 +179,7 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
 TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
           "backed",
           "[mmapio_is_hugepage_backed][hugepages][linux]") {
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -208,7 +216,7 @@ TEST_CASE(
 TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
           "resident",
           "[mmapio_hugepage_diagnose][hugepages][linux]") {
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   TempDir dir;
   const std::string p = make_file(dir, "cold.bin", pattern_bytes(8 * kMiB, 1));
   mmapio_map *raw = nullptr;
@@ -235,7 +243,7 @@ TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
 
 TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
           "[mmapio_hugepage_diagnose][hugepages][cow][linux]") {
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   TempDir dir;
   Made mk = make_backing(dir, Backing::COW, 4 * kMiB);
   const std::string mine(kMiB, 'c');
@@ -251,10 +259,7 @@ TEST_CASE(
     "mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
     "and smaps",
     "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages][linux]") {
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
-  // The test reads smaps itself to compare.
-  if (!smaps_view_blocker().empty())
-    MMAPIO_SKIP(smaps_view_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   const unsigned flags = GENERATE(0u, MMAPIO_OPT_HUGEPAGES);
@@ -317,7 +322,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
           "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   const std::string blocker = shmem_collapse_blocker();
   if (!blocker.empty())
     MMAPIO_SKIP("huge pages for memory files: " << blocker);
@@ -343,7 +348,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
           "[mmapio_open_ex][hugepages][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   TempDir dir;
   const std::string blocker = file_thp_blocker(dir);
   if (!blocker.empty())
@@ -415,7 +420,7 @@ TEST_CASE(
     "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   const long long hp = hugetlb_size();
   if (hp <= 0)
     MMAPIO_SKIP("no hugetlb support (no Hugepagesize in /proc/meminfo)");
@@ -441,7 +446,7 @@ TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
     MMAPIO_SKIP(populate_blocker());
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
+  REQUIRE_VERDICT();
   const std::string mode = thp_shmem_mode();
   if (mode != "never" && mode != "deny")
     MMAPIO_SKIP("shmem_enabled is [" << mode << "], not never or deny");
