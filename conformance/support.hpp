@@ -523,6 +523,17 @@ inline void log_skip(std::string reason) {
       MMAPIO_SKIP(mmapio_cap_.name << ": " << mmapio_cap_.reason);             \
   } while (0)
 
+/** Leaves the test with "SKIPPED: <capability> is supported here:
+ *  <reason>": for a test of what a build without cap does, where it found
+ *  that this one has it. The skip carries the library's own words. */
+#define MMAPIO_SKIP_HAVING_CAP(cap)                                            \
+  do {                                                                         \
+    mmapio_capability_info mmapio_cap_;                                        \
+    REQUIRE(mmapio_capability_query((cap), &mmapio_cap_) == 0);                \
+    MMAPIO_SKIP(mmapio_cap_.name << " is supported here: "                     \
+                                 << mmapio_cap_.reason);                       \
+  } while (0)
+
 /** Leaves the test with "SKIPPED: under valgrind, <why>" when it runs
  *  under valgrind. */
 #define MMAPIO_SKIP_UNDER_VALGRIND(why)                                        \
@@ -604,6 +615,118 @@ inline std::string sigbus_address_blocker() {
                          "in si_addr (qemu-s390x garbles it), so the guard "
                          "cannot tell its own faults");
     return std::string();
+  }();
+  return why;
+}
+
+/** The page size of the system under this process, as mincore shows it:
+ *  the probe asks about one page with a vector of a page's bytes and
+ *  counts the entries written. A kernel writes one; qemu-user emulating
+ *  pages larger than its host's passes the call through, and the host
+ *  writes one entry per host page. Probed once per process. */
+inline size_t mincore_host_page() {
+  static const size_t host = [] {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    void *p = ::mmap(nullptr, page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      return page;
+    static_cast<volatile unsigned char *>(p)[0] = 1;
+    // Entries are 0 or 1 (and other low bits); 0xEE marks one unwritten.
+    std::vector<unsigned char> vec(page, 0xEE);
+    size_t written = 0;
+    if (::mincore(p, page, vec.data()) == 0)
+      while (written < page && vec[written] != 0xEE)
+        written++;
+    ::munmap(p, page);
+    return written > 1 ? page / written : page;
+  }();
+  return host;
+}
+
+/** "qemu-user emulating 65536-byte pages on 4096-byte host pages", from
+ *  what mincore shows (mincore_host_page); "" when it shows none. */
+inline std::string emulated_pages() {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const size_t host = mincore_host_page();
+  if (host == static_cast<size_t>(page))
+    return std::string();
+  return "qemu-user emulating " + std::to_string(page) + "-byte pages on " +
+         std::to_string(host) + "-byte host pages";
+}
+
+/** Why mincore cannot be used here, or "": it must write one entry per
+ *  page. Under qemu-user emulating pages larger than the host's it
+ *  writes one per host page, past the end of the caller's vector, and
+ *  the entries do not describe the pages asked about; so neither
+ *  mmapio_resident nor a test's own mincore can be trusted. */
+inline std::string mincore_blocker() {
+  const std::string emulator = emulated_pages();
+  if (emulator.empty())
+    return std::string();
+  return "mincore writes one entry per host page, " +
+         std::to_string(::sysconf(_SC_PAGESIZE) /
+                        static_cast<long>(mincore_host_page())) +
+         " per page, past the end of the caller's vector (" + emulator +
+         " passes the call to the host)";
+}
+
+/** Why a file mapping past the file's end does not behave as the
+ *  kernel's here, or "". A kernel maps the whole length asked for: past
+ *  the end a page faults with SIGBUS until the file grows, then reads
+ *  the file; the tail of the last page reads zeros. The library relies on
+ *  it (a new handle maps past the end and grows by ftruncate). A child
+ *  maps a 1-byte file over a 2-page reservation the way the library does
+ *  (MAP_FIXED, shared, writable), grows the file to 2 pages and reads a
+ *  byte of the second page. qemu-user emulating pages larger than its
+ *  host's refuses that mapping, and where it maps, maps the file only up
+ *  to its end at map time (rounded to a host page): the rest faults even
+ *  after the file grows. Probed once per process. */
+inline std::string file_tail_blocker() {
+  static const std::string why = [] {
+    char path[] = "/tmp/mmapio-tail-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0)
+      return std::string();
+    ::unlink(path);
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::ftruncate(fd, 1) != 0)
+        ::_exit(2);
+      void *r = ::mmap(nullptr, 2 * page, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (r == MAP_FAILED)
+        ::_exit(2);
+      void *p = ::mmap(r, 2 * page, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_FIXED, fd, 0);
+      if (p == MAP_FAILED)
+        ::_exit(1);
+      if (::ftruncate(fd, static_cast<off_t>(2 * page)) != 0)
+        ::_exit(2);
+      // Killed by SIGSEGV or SIGBUS where the second page stayed unmapped.
+      ::_exit(static_cast<volatile unsigned char *>(p)[page] == 0 ? 0 : 3);
+    }
+    int st = 0;
+    while (pid > 0 && ::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    ::close(fd);
+    if (pid <= 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+        (WIFEXITED(st) && WEXITSTATUS(st) == 2))
+      return std::string();
+    const std::string emulator = emulated_pages();
+    const std::string seen =
+        !WIFEXITED(st) ? "the probe's read past the old end took signal " +
+                             std::to_string(WTERMSIG(st))
+        : WEXITSTATUS(st) == 1 ? std::string("the probe's mapping was refused")
+                               : std::string("the probe read a byte the file "
+                                             "does not hold");
+    return (emulator.empty() ? std::string("this system") : emulator) +
+           " maps a file only up to its end at map time: a shared writable "
+           "mapping past the end over a reservation is refused, bytes past "
+           "that end fault even after the file grows, and the tail of a page "
+           "past a shrunk file's end faults instead of reading zeros (" +
+           seen + ")";
   }();
   return why;
 }

@@ -230,6 +230,28 @@ inline std::string populate_blocker() {
   return why;
 }
 
+// Why MADV_POPULATE_READ cannot report a fault here, or "": over address
+// space with nothing mapped a kernel that has the advice fails (ENOMEM),
+// one without it says EINVAL; qemu-user accepts the advice and ignores
+// it, so a populate over pages past a file's end succeeds too. Probed
+// once per process.
+inline std::string populate_ignored_blocker() {
+  static const std::string why = [] {
+    std::string r;
+#ifdef MADV_POPULATE_READ
+    const size_t page = mmapio_page_size();
+    void *q = probe_pages(4);
+    if (q != nullptr && ::munmap(q, 4 * page) == 0 &&
+        ::madvise(q, 4 * page, MADV_POPULATE_READ) == 0)
+      r = "madvise(MADV_POPULATE_READ) succeeds where nothing is mapped "
+          "(qemu-user accepts the advice and ignores it), so a populate "
+          "over pages past a file's end reports no fault";
+#endif
+    return r;
+  }();
+  return why;
+}
+
 // Pages in [p, p+len) once widened to page boundaries.
 inline size_t pages_in(const void *p, size_t len) {
   const size_t page = mmapio_page_size();
@@ -250,16 +272,6 @@ inline bool linux_build() {
   const bool yes = mmapio_anon_seals(m, &seals) == 0;
   mmapio_close(m);
   return yes;
-}
-
-// Why the library cannot read /proc/self/smaps here, or "" when it can.
-inline std::string smaps_blocker() {
-  std::ifstream in("/proc/self/smaps");
-  if (!in)
-    return "/proc/self/smaps cannot be read";
-  if (!linux_build())
-    return "a POSIX-only build does not read /proc/self/smaps";
-  return "";
 }
 
 // The start of the first 2 MiB-aligned 2 MiB block inside [p, p+len), or

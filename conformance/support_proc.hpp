@@ -392,8 +392,10 @@ inline bool on_tmpfs(const std::string &dir) {
 }
 
 // True when /proc/self/smaps counts a page this process just dirtied (a
-// private anonymous page). Under qemu-user with a 32-bit guest the guest's
-// addresses are not the host's, and smaps describes other memory.
+// private anonymous page). Under qemu-user smaps is the host's: with a
+// 32-bit guest the guest's addresses are not the host's, and it describes
+// other memory; with guest pages larger than the host's, a dirtied guest
+// page shows as one dirty host page.
 inline bool smaps_sees_writes() {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   void *p = mmap(nullptr, page, PROT_READ | PROT_WRITE,
@@ -404,6 +406,21 @@ inline bool smaps_sees_writes() {
   const size_t dirty = smaps_dirty_bytes(p, page);
   munmap(p, page);
   return dirty != SIZE_MAX && dirty >= page;
+}
+
+// Why /proc/self/smaps does not describe this process's pages, or "".
+// Probed once per process.
+inline std::string smaps_view_blocker() {
+  static const std::string why =
+      smaps_sees_writes()
+          ? std::string()
+          : std::string(
+                "/proc/self/smaps does not show a page this process dirtied "
+                "(an emulator's: under qemu-user it is the host's view, by "
+                "host addresses and host pages, which differ from the guest's "
+                "where the guest is 32-bit or its pages are larger than the "
+                "host's)");
+  return why;
 }
 
 // Dirty bytes of m's mapping, from smaps (SIZE_MAX when unreadable).
@@ -418,9 +435,8 @@ inline std::string cannot_measure(const std::string &dir) {
   int probe = 0;
   if (smaps_dirty_bytes(&probe, sizeof probe) == SIZE_MAX)
     return "/proc/self/smaps cannot be read";
-  if (!smaps_sees_writes())
-    return "/proc/self/smaps does not show a page this process dirtied "
-           "(an emulator's: qemu-user for a 32-bit guest)";
+  if (!smaps_view_blocker().empty())
+    return smaps_view_blocker();
   return "";
 }
 

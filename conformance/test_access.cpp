@@ -96,6 +96,9 @@ TEST_CASE("mmapio_read: a large range equals the file",
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
   INFO("mode " << mode);
+  // RW maps the file past its end, to grow in place.
+  if (mode == MMAPIO_MODE_RW && !file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   Fixture f(mode, big);
   std::string buf(big.size(), '\0');
   REQUIRE_OK(mmapio_read(f.m.get(), 0, &buf[0], buf.size()));

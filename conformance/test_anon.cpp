@@ -394,14 +394,13 @@ TEST_CASE("mmapio_anon_seal: UNSUPPORTED when the build has no seals",
   MapPtr a = new_anon(kPage);
   const int rc = mmapio_anon_seal(a.get(), MMAPIO_SEAL_SHRINK);
   if (rc == 0)
-    MMAPIO_SKIP("this build has seals (Linux memfd)");
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_MEMFD_SEALS);
   CHECK(rc == MMAPIO_E_UNSUPPORTED);
 }
 
 TEST_CASE("mmapio_anon_seal: IO when the kernel refuses more seals",
           "[mmapio_anon_seal][errors][anon][linux]") {
-  if (!has_seals())
-    MMAPIO_SKIP("this build has no seals");
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_MEMFD_SEALS);
   MapPtr a = new_anon(kPage);
   // Another holder sealed the seals themselves.
   REQUIRE(::fcntl(mmapio_fd(a.get()), F_ADD_SEALS, F_SEAL_SEAL) == 0);
@@ -412,8 +411,7 @@ TEST_CASE("mmapio_anon_seal: IO when the kernel refuses more seals",
 
 TEST_CASE("mmapio_anon_seal: a sealed region cannot be resized by anyone",
           "[mmapio_anon_seal][anon][resize][linux]") {
-  if (!has_seals())
-    MMAPIO_SKIP("this build has no seals");
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_MEMFD_SEALS);
   const unsigned seals = GENERATE(MMAPIO_SEAL_SHRINK, MMAPIO_SEAL_GROW,
                                   MMAPIO_SEAL_SHRINK | MMAPIO_SEAL_GROW);
   INFO("seals " << seals);
@@ -472,14 +470,13 @@ TEST_CASE("mmapio_anon_seals: UNSUPPORTED when the build has no seals",
   unsigned s = 0;
   const int rc = mmapio_anon_seals(a.get(), &s);
   if (rc == 0)
-    MMAPIO_SKIP("this build has seals (Linux memfd)");
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_MEMFD_SEALS);
   CHECK(rc == MMAPIO_E_UNSUPPORTED);
 }
 
 TEST_CASE("mmapio_anon_seals: IO when the region is not a sealable file",
           "[mmapio_anon_seals][errors][anon][linux]") {
-  if (!has_seals())
-    MMAPIO_SKIP("this build has no seals");
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_MEMFD_SEALS);
   // A regular file on disk passed as a "region": it maps, but has no seals
   // to query (F_GET_SEALS: EINVAL).
   TempDir dir;
@@ -571,8 +568,7 @@ TEST_CASE("mmapio_anon_recv: INVALID_ARGUMENT when the message carries no "
 TEST_CASE("mmapio_anon_recv: INVALID_ARGUMENT when the region lacks a "
           "required seal",
           "[mmapio_anon_recv][errors][anon][ipc][linux]") {
-  if (!has_seals())
-    MMAPIO_SKIP("this build has no seals");
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_MEMFD_SEALS);
   const unsigned have = GENERATE(0u, MMAPIO_SEAL_GROW, MMAPIO_SEAL_SHRINK);
   INFO("the region has seals " << have);
   MapPtr a = new_anon(2 * kPage);
@@ -591,7 +587,7 @@ TEST_CASE("mmapio_anon_recv: UNSUPPORTED when seals are required and the "
           "build has none",
           "[mmapio_anon_recv][errors][anon][ipc]") {
   if (has_seals())
-    MMAPIO_SKIP("this build has seals (Linux memfd)");
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_MEMFD_SEALS);
   SockPair sp;
   mmapio_map *m = map_sentinel();
   CHECK_CODE(mmapio_anon_recv(&m, sp.fd[1], MMAPIO_SEAL_SHRINK),
@@ -699,8 +695,8 @@ TEST_CASE("mmapio_anon_recv: only the first of several descriptors is "
 TEST_CASE("mmapio_anon: a region passed over a socket to another process",
           "[mmapio_anon_send][mmapio_anon_recv][anon][ipc][linux]") {
   const bool sealed = GENERATE(false, true);
-  if (sealed && !has_seals())
-    MMAPIO_SKIP("this build has no seals");
+  if (sealed)
+    MMAPIO_REQUIRE_CAP(MMAPIO_CAP_MEMFD_SEALS);
   INFO((sealed ? "sealed, seals required" : "unsealed"));
   MapPtr m = new_anon(8 * kPage);
   REQUIRE_OK(mmapio_update(m.get(), 0, &kMagic, sizeof kMagic));

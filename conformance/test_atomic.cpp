@@ -195,6 +195,9 @@ TEST_CASE("atomic views: a COW view is private to its handle",
 
 TEST_CASE("atomic views: a view taken before growth stays the same object",
           "[mmapio_view_atomic_u64_mut][mmapio_resize][atomic][resize]") {
+  // Growth in place reads the file through the mapping past its old end.
+  if (!file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   TempDir td;
   MapPtr m = create_map(td.path("f"), kPage);
   mmapio_atomic_u64 *a = nullptr;

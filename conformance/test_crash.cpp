@@ -199,6 +199,9 @@ TEST_CASE("crash loop: every acknowledged record survives SIGKILL, and its "
     MMAPIO_SKIP(td.dir() << " is on tmpfs: no writeback, so the pages of "
                             "flushed records stay dirty and durability "
                             "cannot be told");
+  // The writer's log grows in place, over its mapping past the end.
+  if (!file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   const std::string path = td.path("log");
   const unsigned kills = kills_to_make();
   uint64_t seed = std::random_device{}();

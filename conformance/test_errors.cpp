@@ -202,6 +202,40 @@ TEST_CASE("mmapio_last_error: a success does not clear it", "[errors]") {
   CHECK(std::string(e->message) == before);
 }
 
+TEST_CASE("mmapio_last_error: an open that had to give up its room to grow "
+          "does not change it",
+          "[errors][mmapio_create][resize]") {
+  // A read-write handle reserves address space to grow into (1 GiB at
+  // least on 64-bit); where that cannot be had, it maps only the file and
+  // succeeds. The failed first try must not show in the error detail.
+  if (!mmapio_test_default_headroom())
+    MMAPIO_SKIP("a 32-bit build reserves no room to grow");
+  MMAPIO_REQUIRE_ALLOCATION_FAILURE();
+  TempDir d;
+  const std::string p = d.path("f");
+  const ChildOutcome r = run_in_child([&p](int &extra) {
+    if (!limit_address_space(size_t{64} << 20))
+      return 100;
+    const void *v = nullptr;
+    mmapio_map *m = nullptr;
+    if (mmapio_create(&m, p.c_str(), 4096) != 0 ||
+        mmapio_view(m, 0, 4097, &v) != MMAPIO_E_OUT_OF_BOUNDS)
+      return 101;
+    mmapio_map *g = nullptr;
+    const int rc = mmapio_create(&g, (p + "g").c_str(), 4096);
+    extra = mmapio_last_error()->code == MMAPIO_E_OUT_OF_BOUNDS ? 1 : 0;
+    mmapio_close(g);
+    mmapio_close(m);
+    return rc;
+  });
+  INFO(r.describe());
+  REQUIRE(r.reported);
+  CHECK(r.rc == MMAPIO_OK);
+  CHECK(r.extra == 1);
+  CHECK(std::string(r.message).find("exceeds mapping size") !=
+        std::string::npos);
+}
+
 TEST_CASE("mmapio_last_error: thread-local", "[errors]") {
   TempDir d;
   MapPtr m = create_map(d.path("f"), 4096);

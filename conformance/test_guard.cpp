@@ -341,10 +341,9 @@ TEST_CASE("mmapio_fopen: with the guard on, fread and fwrite fail with "
           "[mmapio_fopen][fault][linux]") {
   if (!sigbus_address_blocker().empty())
     MMAPIO_SKIP(sigbus_address_blocker());
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_STREAMS);
   TempDir t;
   const int st = run_child("guard_stream_faults", {t.path("f.bin")});
-  if (st == 77)
-    MMAPIO_SKIP("mmapio_fopen is unsupported in this build (no fopencookie)");
   INFO("child status " << st
                        << " (10-13 setup, 14 fread, 15-16 fwrite, 17 "
                           "pending; -7: SIGBUS)");

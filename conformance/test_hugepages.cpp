@@ -3,6 +3,7 @@
 // doing the same thing by hand; when it does not allow huge pages the
 // test says why and skips.
 #include "support_memory.hpp"
+#include "support_proc.hpp"
 
 #include <cstring>
 
@@ -163,6 +164,14 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
   CHECK(r.reasons == 12345u);
 }
 
+// The verdict tests need the library's verdict (the capability) and an
+// smaps that describes this process's own pages: under qemu-user smaps is
+// the host's, and the verdict read from it may describe other memory.
+#define REQUIRE_VERDICT()                                                      \
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);                             \
+  if (!smaps_view_blocker().empty())                                           \
+  MMAPIO_SKIP(smaps_view_blocker())
+
 // ------------------------------------------------------------------
 // Answers that hold on every kernel
 // ------------------------------------------------------------------
@@ -170,8 +179,7 @@ TEST_CASE("mmapio_hugepage_diagnose: INVALID_ARGUMENT when m or out is NULL",
 TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
           "backed",
           "[mmapio_is_hugepage_backed][hugepages][linux]") {
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   const Backing b =
       GENERATE(Backing::RW, Backing::RO, Backing::COW, Backing::Anon);
@@ -190,8 +198,8 @@ TEST_CASE("mmapio_is_hugepage_backed: a small mapping is not huge-page "
 TEST_CASE(
     "mmapio_is_hugepage_backed: UNKNOWN where smaps cannot be used",
     "[mmapio_is_hugepage_backed][mmapio_hugepage_diagnose][hugepages][linux]") {
-  if (smaps_blocker().empty())
-    MMAPIO_SKIP("the library can read /proc/self/smaps here");
+  if (query_capability(MMAPIO_CAP_HUGEPAGE_VERDICT).supported)
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_HUGEPAGE_VERDICT);
   MapPtr m;
   {
     mmapio_map *raw = nullptr;
@@ -208,8 +216,7 @@ TEST_CASE(
 TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
           "resident",
           "[mmapio_hugepage_diagnose][hugepages][linux]") {
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   const std::string p = make_file(dir, "cold.bin", pattern_bytes(8 * kMiB, 1));
   mmapio_map *raw = nullptr;
@@ -236,8 +243,7 @@ TEST_CASE("mmapio_hugepage_diagnose: names the THP modes and what is not "
 
 TEST_CASE("mmapio_hugepage_diagnose: COW copies are small pages",
           "[mmapio_hugepage_diagnose][hugepages][cow][linux]") {
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   Made mk = make_backing(dir, Backing::COW, 4 * kMiB);
   const std::string mine(kMiB, 'c');
@@ -253,8 +259,7 @@ TEST_CASE(
     "mmapio_hugepage_diagnose: agrees with mmapio_is_hugepage_backed "
     "and smaps",
     "[mmapio_hugepage_diagnose][mmapio_is_hugepage_backed][hugepages][linux]") {
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   const Backing b = GENERATE(Backing::RW, Backing::RO, Backing::Anon);
   const unsigned flags = GENERATE(0u, MMAPIO_OPT_HUGEPAGES);
@@ -290,6 +295,10 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: lack of huge pages is never an error",
   TempDir dir;
   const size_t size = GENERATE(size_t(1), size_t(4096), size_t(3 * kMiB + 1));
   INFO(size << " bytes");
+  // A region (a memory file) and a file opened read-write are both mapped
+  // past their end, to grow in place.
+  if (!file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   mmapio_map *raw = nullptr;
   REQUIRE_OK(mmapio_anon_ex(&raw, size, MMAPIO_OPT_HUGEPAGES));
   MapPtr a(raw);
@@ -313,8 +322,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region gets huge pages where "
           "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   const std::string blocker = shmem_collapse_blocker();
   if (!blocker.empty())
     MMAPIO_SKIP("huge pages for memory files: " << blocker);
@@ -340,8 +348,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: a file mapping gets huge pages where the "
           "[mmapio_open_ex][hugepages][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   TempDir dir;
   const std::string blocker = file_thp_blocker(dir);
   if (!blocker.empty())
@@ -373,8 +380,7 @@ TEST_CASE("MMAPIO_OPT_HUGEPAGES: an anonymous region is hugetlb-backed when "
           "[mmapio_anon_ex][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  if (!linux_build())
-    MMAPIO_SKIP("a POSIX-only build has no hugetlb memory files");
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_HUGETLB);
   const long long hp = hugetlb_size();
   const long long free_pages = hugetlb_free();
   if (hp <= 0 || free_pages < 2)
@@ -414,8 +420,7 @@ TEST_CASE(
     "[mmapio_anon_ex][mmapio_hugepage_diagnose][hugepages][anon][linux]") {
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   const long long hp = hugetlb_size();
   if (hp <= 0)
     MMAPIO_SKIP("no hugetlb support (no Hugepagesize in /proc/meminfo)");
@@ -441,8 +446,7 @@ TEST_CASE("mmapio_hugepage_diagnose: shared memory under THP mode never",
     MMAPIO_SKIP(populate_blocker());
   MMAPIO_SKIP_UNDER_VALGRIND(
       "populate, residency and huge pages are emulated, not the kernel's");
-  if (!smaps_blocker().empty())
-    MMAPIO_SKIP(smaps_blocker());
+  REQUIRE_VERDICT();
   const std::string mode = thp_shmem_mode();
   if (mode != "never" && mode != "deny")
     MMAPIO_SKIP("shmem_enabled is [" << mode << "], not never or deny");

@@ -285,6 +285,9 @@ TEST_CASE("mmapio_chunks_begin: walks racing resizes on another thread never "
           "see their range cut",
           "[mmapio_chunks_begin][mmapio_chunks_mut][mmapio_resize][iterator]["
           "resize]") {
+  // The resizes grow past the file's first end and cut pages mid-way.
+  if (!file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   TempDir td;
   MapPtr m = create_map(td.path("f"), 4 * kPage);
   std::atomic<bool> stop{false};

@@ -30,13 +30,17 @@ bool still_patterned(const mmapio_pin &p) {
 }
 
 // Whether the page at addr is mapped at all (mincore fails with ENOMEM on
-// an unmapped range).
+// an unmapped range). It asks about the page's first byte only: under
+// qemu-user emulating pages larger than the host's, mincore is the host's
+// and a whole page would take one entry per host page (mincore_blocker),
+// and where the file ends within the page the rest of it is not mapped
+// on the host (file_tail_blocker).
 bool page_mapped(const void *addr) {
   const uintptr_t ps = mmapio_page_size();
   void *page =
       reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(addr) & ~(ps - 1));
   unsigned char vec = 0;
-  return ::mincore(page, ps, &vec) == 0;
+  return ::mincore(page, 1, &vec) == 0;
 }
 
 } // namespace

@@ -18,22 +18,6 @@
 
 using namespace mmapio_test;
 
-namespace {
-
-// True when this build's writeback hint is sync_file_range (Linux
-// extensions compiled in). A POSIX-only build uses msync(MS_ASYNC), which
-// Linux ignores; the only observable sign of such a build on Linux is that
-// file watching is unsupported.
-bool linux_extensions(mmapio_map *m) {
-  mmapio_watch *w = nullptr;
-  const int rc = mmapio_watch_start(
-      &w, m, [](const mmapio_watch_event *, void *) {}, nullptr);
-  mmapio_watch_stop(w);
-  return rc != MMAPIO_E_UNSUPPORTED;
-}
-
-} // namespace
-
 // ------------------------------------------------------------------
 // Synchronous policies: the pending count says when they flushed
 // ------------------------------------------------------------------
@@ -313,9 +297,8 @@ TEST_CASE("mmapio_flush_hint: starts writeback of pages written through "
                           << (whole ? "mmapio_flush_hint"
                                     : "mmapio_flush_range_hint"));
   MapPtr m = open_policy(td.path("f"), 16 * kPage, MMAPIO_FLUSH_MANUAL, 0);
-  if (!linux_extensions(m.get()))
-    MMAPIO_SKIP("POSIX-only build: the hint is msync(MS_ASYNC), which Linux "
-                "ignores");
+  // Without it the hint is msync(MS_ASYNC), which Linux ignores.
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WRITEBACK_HINT);
   const std::string bytes = pattern_bytes(static_cast<size_t>(2 * kPage));
   write_via(how, m.get(), 3 * kPage + 11, bytes);
   REQUIRE(dirty_of(m.get()) > 0);

@@ -574,6 +574,9 @@ TEST_CASE("mmapio_open: mappings of 2 MiB or more start on a 2 MiB boundary "
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_COW, MMAPIO_MODE_RW);
   CAPTURE(mode);
+  // RW maps the file past its end (the second line below).
+  if (mode == MMAPIO_MODE_RW && !file_tail_blocker().empty())
+    MMAPIO_SKIP(file_tail_blocker());
   guard.set("mmap", misplacing_mmap);
   MapPtr m = open_map(p, mode);
   mmi_sys_reset();

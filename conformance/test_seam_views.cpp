@@ -50,13 +50,11 @@ TEST_CASE("mmapio_segment_write: FLUSH_FAILED when the flush the policy "
 TEST_CASE("mmapio_fopen: a write whose policy flush fails is an EIO error of "
           "the stream",
           "[mmapio_fopen][stream]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_STREAMS);
   TempDir td;
   MapPtr m = open_policy(td.path("f"), kPage, MMAPIO_FLUSH_ALWAYS, 0);
   FILE *f = nullptr;
   const int rc = mmapio_fopen(&f, m.get(), "r+");
-  if (rc == MMAPIO_E_UNSUPPORTED) {
-    MMAPIO_SKIP("mmapio_fopen is unsupported in this build");
-  }
   REQUIRE_OK(rc);
   SysGuard guard;
   guard.set("msync", failing_msync);

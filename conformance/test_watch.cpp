@@ -135,23 +135,21 @@ struct WatchStopper {
 };
 using WatchPtr = std::unique_ptr<mmapio_watch, WatchStopper>;
 
-// Starts a watch, or returns null when this build cannot watch (the
-// caller skips).
+// Starts a watch (callers have checked that this build can watch).
 WatchPtr start_watch(mmapio_map *m, Events &ev) {
   mmapio_watch *w = nullptr;
   const int rc = mmapio_watch_start(&w, m, Events::callback, &ev);
-  if (rc == MMAPIO_E_UNSUPPORTED)
-    return WatchPtr();
   INFO("mmapio_watch_start returned " << mmapio_describe(rc));
   REQUIRE(rc == 0);
   REQUIRE(w != nullptr);
   return WatchPtr(w);
 }
 
+// Watching is a capability: where the library says it has none the test
+// skips with its reason; where it says it has it, the watch must start.
 #define START_WATCH_OR_SKIP(w, m, ev)                                          \
-  WatchPtr w = start_watch((m), (ev));                                         \
-  if (!w)                                                                      \
-  MMAPIO_SKIP("file watching is not supported in this build")
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);                                        \
+  WatchPtr w = start_watch((m), (ev))
 
 // Another descriptor on path, for changes the kernel reports.
 class OtherFd {
@@ -252,7 +250,7 @@ TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
   const int rc = mmapio_watch_start(&w, m.get(), ignore_event, nullptr);
   if (rc == 0) {
     mmapio_watch_stop(w);
-    MMAPIO_SKIP("this build supports file watching (inotify)");
+    MMAPIO_SKIP_HAVING_CAP(MMAPIO_CAP_WATCH);
   }
   CHECK_CODE(rc, MMAPIO_E_UNSUPPORTED);
   CHECK(w == nullptr);
@@ -262,6 +260,7 @@ TEST_CASE("mmapio_watch_start: UNSUPPORTED when the build has no file "
 TEST_CASE("mmapio_watch_start: WATCH_FAILED when no descriptor can be "
           "opened for the subscription",
           "[mmapio_watch_start][errors][watch][linux]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);
   TempDir td;
   const std::string p = td.path("f");
   const ChildOutcome r = run_in_child([&](int &extra) {
@@ -279,8 +278,6 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when no descriptor can be "
   });
   INFO(r.describe());
   REQUIRE(r.reported);
-  if (r.rc == MMAPIO_E_UNSUPPORTED)
-    MMAPIO_SKIP("file watching is not supported in this build");
   CHECK(r.rc == MMAPIO_E_WATCH_FAILED);
   CHECK(r.code == MMAPIO_E_WATCH_FAILED);
   CHECK(r.os_errno == EMFILE);
@@ -290,6 +287,7 @@ TEST_CASE("mmapio_watch_start: WATCH_FAILED when no descriptor can be "
 
 TEST_CASE("mmapio_watch_start: NO_MEMORY when allocating the watch fails",
           "[mmapio_watch_start][errors][watch][valgrind-skip]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);
   MMAPIO_REQUIRE_ALLOCATION_FAILURE();
   TempDir td;
   const std::string p = td.path("f");
@@ -305,8 +303,6 @@ TEST_CASE("mmapio_watch_start: NO_MEMORY when allocating the watch fails",
   });
   INFO(r.describe());
   REQUIRE(r.reported);
-  if (r.rc == MMAPIO_E_UNSUPPORTED)
-    MMAPIO_SKIP("file watching is not supported in this build");
   CHECK(r.rc == MMAPIO_E_NO_MEMORY);
   CHECK(r.extra == 1);
 }
@@ -575,6 +571,7 @@ TEST_CASE("watch: an overflowing event queue is re-checked and reported",
 TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
           "descriptors are released",
           "[mmapio_watch_stop][watch][linux]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);
   if (!mmapio_test::thread_count_blocker().empty())
     MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
@@ -585,8 +582,6 @@ TEST_CASE("mmapio_watch_stop: no callback after it returns, thread and "
   Events ev;
   mmapio_watch *w = nullptr;
   const int rc = mmapio_watch_start(&w, m.get(), Events::callback, &ev);
-  if (rc == MMAPIO_E_UNSUPPORTED)
-    MMAPIO_SKIP("file watching is not supported in this build");
   REQUIRE_OK(rc);
   CHECK(thread_count() == threads + 1);
   CHECK(fd_count() > fds);
@@ -618,6 +613,7 @@ TEST_CASE("mmapio_watch_stop: NULL is a no-op", "[mmapio_watch_stop][watch]") {
 
 TEST_CASE("mmapio_watch_stop: from the watch's own callback",
           "[mmapio_watch_stop][watch][linux]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);
   if (!mmapio_test::thread_count_blocker().empty())
     MMAPIO_SKIP(mmapio_test::thread_count_blocker());
   TempDir td;
@@ -637,8 +633,6 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
     }
   } s;
   const int rc = mmapio_watch_start(&s.w, m.get(), SelfStop::cb, &s);
-  if (rc == MMAPIO_E_UNSUPPORTED)
-    MMAPIO_SKIP("file watching is not supported in this build");
   REQUIRE_OK(rc);
   s.armed = true;
   OtherFd other(p);
@@ -655,6 +649,7 @@ TEST_CASE("mmapio_watch_stop: from the watch's own callback",
 TEST_CASE("watch: closing the handle while watching is allowed, the watch "
           "keeps it alive until stopped",
           "[mmapio_watch_start][mmapio_watch_stop][watch][linux]") {
+  MMAPIO_REQUIRE_CAP(MMAPIO_CAP_WATCH);
   TempDir td;
   const std::string p = td.path("f");
   const size_t fds = fd_count();
@@ -663,10 +658,6 @@ TEST_CASE("watch: closing the handle while watching is allowed, the watch "
   Events ev;
   mmapio_watch *w = nullptr;
   const int rc = mmapio_watch_start(&w, m, Events::callback, &ev);
-  if (rc == MMAPIO_E_UNSUPPORTED) {
-    mmapio_close(m);
-    MMAPIO_SKIP("file watching is not supported in this build");
-  }
   REQUIRE_OK(rc);
   mmapio_close(m); // the watch still holds a reference
   {

@@ -39,6 +39,8 @@ const mmapio_error *mmapio_last_error(void) { return &last_error; }
 
 void mmapio_clear_error(void) { memset(&last_error, 0, sizeof last_error); }
 
+void mmi_error_restore(const mmapio_error *saved) { last_error = *saved; }
+
 int mmi_fail(int code, int os_err, const char *syscall, const char *fmt, ...) {
   last_error.code = code;
   last_error.os_errno = os_err;

@@ -93,6 +93,11 @@ static inline uint64_t mmi_len(const mmapio_map *m) {
 int mmi_fail(int code, int os_err, const char *syscall, const char *fmt, ...)
     MMI_PRINTF(4, 5);
 
+/* Puts back the calling thread's error detail as saved (a copy of
+ * *mmapio_last_error()): a call that fails, then succeeds another way,
+ * leaves the detail as the caller last saw it. */
+void mmi_error_restore(const mmapio_error *saved);
+
 /* ---- bounds (inline: on every access path) ---- */
 
 /* True when [off, off+len) lies inside [0, size); overflow-safe. */
@@ -132,6 +137,12 @@ uint64_t mmi_round_page(uint64_t v);
  * them (nothing when mapped is 0: an empty file). */
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
                       size_t reserve);
+/* mmi_region_create, and where reserve cannot be had (an address space
+ * too small or limited for it), again for only the mapped bytes. When
+ * the second try succeeds, the calling thread's error detail is left as
+ * it was before the first: the call as a whole succeeded. */
+int mmi_region_create_fit(mmi_region *r, const mmapio_map *m, size_t mapped,
+                          size_t reserve);
 /* Makes [0, upto) map the file again (upto <= r->reserve): maps it over
  * the zeros a shrink left there. */
 int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto);

@@ -86,9 +86,7 @@ int mmi_map_fd(mmapio_map **out, int fd, const char *path,
   m->pins.prev_ = m->pins.next_ = &m->pins;
   size_t mapped = (size_t)mmi_round_page(size);
   size_t reserve = reserve_for(o->mode, mapped, o->reserve);
-  int rc = mmi_region_create(&m->live, m, mapped, reserve);
-  if (rc != 0 && reserve > mapped && mapped > 0)
-    rc = mmi_region_create(&m->live, m, mapped, mapped);
+  int rc = mmi_region_create_fit(&m->live, m, mapped, reserve);
   if (rc != 0) {
     free(m);
     return rc;

@@ -134,6 +134,18 @@ int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
   return rc;
 }
 
+int mmi_region_create_fit(mmi_region *r, const mmapio_map *m, size_t mapped,
+                          size_t reserve) {
+  mmapio_error kept = *mmapio_last_error();
+  int rc = mmi_region_create(r, m, mapped, reserve);
+  if (rc == 0 || reserve <= mapped || mapped == 0)
+    return rc;
+  rc = mmi_region_create(r, m, mapped, mapped);
+  if (rc == 0)
+    mmi_error_restore(&kept);
+  return rc;
+}
+
 int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto) {
   if (upto <= r->open_end)
     return 0;

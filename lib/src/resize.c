@@ -34,9 +34,7 @@ static int move_live(mmapio_map *m, size_t need, size_t want) {
                     "mmapio_resize: out of memory");
   m->retired = grown;
   mmi_region fresh;
-  int rc = mmi_region_create(&fresh, m, need, want);
-  if (rc != 0 && want > need)
-    rc = mmi_region_create(&fresh, m, need, need);
+  int rc = mmi_region_create_fit(&fresh, m, need, want);
   if (rc != 0)
     return rc;
   m->retired[m->nretired++] = m->live;
