@@ -2,7 +2,7 @@
 """Conformance reports of scripts/port.sh.
 
 usage: conformance_report.py target --name T --build DIR [--emulator CMD]
-                                    [--out DIR]
+                                    [--out DIR] [--check]
        conformance_report.py matrix [--out DIR]
 
 target: reads one run from its build directory (ctest's JUnit file
@@ -10,7 +10,8 @@ junit.xml, capabilities.tsv, skips.tsv if the suite wrote one,
 ctest.seconds) and writes OUT/T.json, OUT/T.md and OUT/T.junit.xml.
 matrix: writes OUT/README.md from every OUT/*.json: capabilities and
 counts per area side by side, and each test whose outcome differs.
-OUT defaults to reports/conformance.
+OUT defaults to reports/conformance. With --check, target exits 1 when a
+test failed (the report is written first).
 """
 
 import argparse
@@ -373,6 +374,8 @@ def main():
     p.add_argument("--emulator", default="")
     p.add_argument("--out", default=os.path.join(ROOT, "reports",
                                                  "conformance"))
+    p.add_argument("--check", action="store_true",
+                   help="target: exit 1 when a test failed")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.mode == "target":
@@ -385,6 +388,11 @@ def main():
         c = counts(run["tests"])
         print("%s: %d run, %d passed, %d failed, %d skipped" %
               (a.name, c["run"], c["passed"], c["failed"], c["skipped"]))
+        if a.check and c["failed"]:
+            for t in run["tests"]:
+                if t["outcome"] == "failed":
+                    print("  FAILED: %s: %s" % (t["name"], t["detail"][:300]))
+            return 1
     else:
         write_matrix(a.out)
     return 0

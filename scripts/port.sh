@@ -6,7 +6,8 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/port.sh [--no-install] [--build-only | --report-only] [TARGET...]
+usage: scripts/port.sh [--no-install] [--build-only | --report-only]
+                       [--out DIR] [--check] [TARGET...]
 
 Cross targets (qemu-user):  aarch64 aarch64-16k aarch64-64k armhf ppc64le
                             s390x riscv64
@@ -15,13 +16,15 @@ Native targets:             native (x86-64 or this host), m32 (gcc -m32),
 Without TARGET: every cross target. "all": cross and native targets.
 
 Per target: build/port/TARGET (Debug build), then
-reports/conformance/TARGET.{md,json,junit.xml}; at the end the matrix
-reports/conformance/README.md over every TARGET.json there.
+OUT/TARGET.{md,json,junit.xml}; at the end the matrix OUT/README.md over
+every TARGET.json there. OUT is reports/conformance unless --out DIR.
 Installs the Debian packages it needs (scripts/deps.sh) unless
 --no-install. --build-only stops after the builds; --report-only
 rewrites the reports from the last runs.
-Exit status 0 when every target built and ran (tests may still fail:
-see the reports), 1 when one did not, 2 on usage errors.
+Exit status 0 when every target built and ran (without --check, tests
+may still fail: see the reports; with --check, a target with a failed
+test counts as one that did not run), 1 when one did not, 2 on usage
+errors.
 EOF
 }
 
@@ -31,10 +34,20 @@ native_targets=(native m32 posix)
 install=1
 report_only=0
 build_only=0
+check=0
+out=reports/conformance
 targets=()
-for arg in "$@"; do
+while [ "$#" -gt 0 ]; do
+  arg=$1
+  shift
   case "$arg" in
   -h | --help) usage; exit 0 ;;
+  --check) check=1 ;;
+  --out)
+    [ "$#" -gt 0 ] || { echo "port.sh: --out needs a directory" >&2; exit 2; }
+    out=$1
+    shift
+    ;;
   --no-install) install=0 ;;
   --report-only) report_only=1 ;;
   --build-only) build_only=1 ;;
@@ -176,11 +189,13 @@ run_target() {
 }
 
 report_target() {
+  local flag=()
+  [ "$check" -eq 0 ] || flag=(--check)
   python3 scripts/conformance_report.py target --name "$1" \
-    --build "build/port/$1" --out reports/conformance
+    --build "build/port/$1" --out "$out" "${flag[@]}"
 }
 
-mkdir -p reports/conformance
+mkdir -p "$out"
 failed=()
 for t in "${targets[@]}"; do
   if ! is_cross "$t" && [[ ! " ${native_targets[*]} " == *" $t "* ]]; then
@@ -198,7 +213,7 @@ for t in "${targets[@]}"; do
   report_target "$t" || failed+=("$t")
 done
 [ "$build_only" -eq 1 ] ||
-  python3 scripts/conformance_report.py matrix --out reports/conformance
+  python3 scripts/conformance_report.py matrix --out "$out"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "port.sh: failed: ${failed[*]}" >&2
   exit 1

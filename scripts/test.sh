@@ -27,6 +27,9 @@ Stages (each builds under build/<preset>/ and runs ctest there):
   posix     POSIX-only build, ctest                     (preset posix)
   m32       32-bit build (gcc -m32), ctest              (preset m32; x86-64
             hosts with gcc-multilib; elsewhere SKIP, with the reason)
+  conformance  the porter's report (scripts/port.sh --check) on the native
+            build and on aarch64 with 64 KiB pages under qemu-user, written
+            to build/conformance/ (the full matrix is port.sh's job)
   gate      scripts/test_gate.sh --synthetic-only, then scripts/main.sh --ci
             built under a directory that does not exist yet
 
@@ -220,6 +223,15 @@ stage_m32() {
   fi
   build_and_test m32
 }
+# The conformance report as a porter reads it, natively and for the most
+# informative foreign target (another architecture, 16 times the page
+# size): a failed test fails the stage; skips carry their reasons.
+stage_conformance() {
+  local flag=()
+  [ "$install" -eq 1 ] || flag=(--no-install)
+  scripts/port.sh "${flag[@]}" --check --out build/conformance \
+    native aarch64-64k
+}
 stage_api() { scripts/api_check.sh --no-install; }
 stage_docs() { scripts/docs.sh --no-install; }
 stage_package() { scripts/package_test.sh --no-install; }
@@ -235,7 +247,8 @@ stage_gate() {
   return "$rc"
 }
 
-stages=(format api docs package gcc asan tsan valgrind posix m32 gate)
+stages=(format api docs package gcc asan tsan valgrind posix m32 conformance
+  gate)
 if [ "$quick" -eq 1 ]; then
   stages=(gcc asan)
   export MMAPIO_TEST_QUICK=1
@@ -255,6 +268,7 @@ declare -A title=(
   [api]="public API and ABI against the committed snapshot"
   [docs]="API reference (Doxygen, 0 warnings), man pages, documentation check"
   [package]="install, then consumers via CMake (shared, static) and pkg-config"
+  [conformance]="conformance reports: native, and aarch64 at 64 KiB pages (qemu)"
   [gate]="perf gate self-test and quick gate 1"
 )
 
