@@ -612,8 +612,9 @@ inline std::string sigbus_address_blocker() {
     ::close(fd);
     if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1)
       return std::string("a SIGBUS here does not carry the faulting address "
-                         "in si_addr (qemu-s390x garbles it), so the guard "
-                         "cannot tell its own faults");
+                         "in si_addr (qemu-user's signal delivery for some "
+                         "guests: s390x, armhf), so the guard cannot tell "
+                         "its own faults");
     return std::string();
   }();
   return why;

@@ -173,8 +173,14 @@ run_target() {
   ensure_deps "$t" || return 1
   (configure "$t" "$dir") || return 1
   cmake --build "$dir" --parallel "$jobs" || return 1
-  # The tree the run tested, for its report.
-  git describe --always --dirty >"$dir/source.txt" 2>/dev/null || true
+  # The tree the run tested, for its report: dirty when a source differs
+  # from the commit (the reports this command writes do not count).
+  local src
+  if src=$(git describe --always 2>/dev/null); then
+    [ -z "$(git status --porcelain -- . ':(exclude)reports' 2>/dev/null)" ] ||
+      src=$src-dirty
+    printf '%s\n' "$src" >"$dir/source.txt"
+  fi
   [ "$build_only" -eq 0 ] || return 0
   rm -f "$dir/junit.xml" "$dir/skips.tsv"
   local start end rc=0
