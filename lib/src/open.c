@@ -295,9 +295,8 @@ int mmi_fd_settle(const mmapio_map *m) {
 
 /* Unmaps before closing: the file's last reference then goes with the
  * close, which Linux finishes on the spot, rather than with the unmap,
- * whose last reference is finished as deferred work on the way back to
- * user space (a task-work round trip that cost about a tenth of an open
- * and close of a small file). */
+ * whose last reference is finished as deferred work (task work) on the
+ * way back to user space, a round trip open + close need not pay. */
 void mmi_free_handle(mmapio_map *m) {
   int fd = m->fd;
   teardown(m);
