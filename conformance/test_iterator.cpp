@@ -201,6 +201,34 @@ TEST_CASE("mmapio_chunks_begin: a live walk blocks a shrink that would cut "
     CHECK_CODE(mmapio_resize(m.get(), 8 * kPage - 1, nullptr), MMAPIO_E_BUSY);
     mmapio_chunks_end(&it);
   }
+  // Found by fuzz_views: the longer walk's length outlived it.
+  SECTION("a longer walk that ended holds nothing: a shorter one still "
+          "live holds only its own range") {
+    REQUIRE_OK(mmapio_chunks_begin(&it, m.get(), kPage)); // [0, 4 pages)
+    REQUIRE_OK(mmapio_resize(m.get(), 16 * kPage, nullptr));
+    mmapio_chunks longer;
+    REQUIRE_OK(mmapio_chunks_begin(&longer, m.get(), kPage)); // [0, 16)
+    CHECK_CODE(mmapio_resize(m.get(), 8 * kPage, nullptr), MMAPIO_E_BUSY);
+    mmapio_chunks_end(&longer);
+    REQUIRE_OK(mmapio_resize(m.get(), 8 * kPage, nullptr));
+    REQUIRE_OK(mmapio_resize(m.get(), 4 * kPage, nullptr));
+    CHECK_CODE(mmapio_resize(m.get(), 4 * kPage - 1, nullptr), MMAPIO_E_BUSY);
+    // The same with the writable walk as the longer one.
+    REQUIRE_OK(mmapio_resize(m.get(), 16 * kPage, nullptr));
+    int calls = 0;
+    REQUIRE_OK(mmapio_chunks_mut(
+        m.get(), kPage,
+        [](uint64_t, void *, size_t, void *ctx) {
+          ++*static_cast<int *>(ctx);
+          return 0;
+        },
+        &calls));
+    CHECK(calls == 16);
+    REQUIRE_OK(mmapio_resize(m.get(), 4 * kPage, nullptr));
+    CHECK_CODE(mmapio_resize(m.get(), 2 * kPage, nullptr), MMAPIO_E_BUSY);
+    mmapio_chunks_end(&it);
+    REQUIRE_OK(mmapio_resize(m.get(), 2 * kPage, nullptr));
+  }
 }
 
 TEST_CASE("mmapio_chunks_next: growth during a walk is not seen",

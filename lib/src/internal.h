@@ -54,7 +54,7 @@ struct mmapio_map {
   _Atomic unsigned refs; /* caller's reference + one per pin */
   /* Chunk and page walks (pin.c): bits 0-15 count the live walks plus
    * one while refs > 0 (the references' share), bits 16-63 hold the
-   * longest length a live walk holds (0 when none). Whoever takes the
+   * length every live walk counted here holds (0 when none). Whoever takes the
    * count to 0 frees the handle: the last walk or the last reference. */
   _Atomic uint64_t walks;
   _Atomic bool shrinking; /* a shrink is deciding and cutting (resize.c) */

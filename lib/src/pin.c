@@ -5,7 +5,11 @@
  * the handle's list under m->mu and holds a reference. A chunk or page
  * walk, which begins and ends far more often and must cost a few
  * nanoseconds, takes no lock: it counts itself in m->walks, with the
- * longest length any live walk holds, in one atomic word. Against a
+ * length the live walks hold, in one atomic word. That length is exact,
+ * not a bound: the walks counted there all hold the same length, and a
+ * walk of another length (the mapping was resized since the live ones
+ * began) takes a pin instead; so a shrink is refused only for bytes a
+ * walk holds, and the length goes with the last walk. Against a
  * shrink it follows the store-then-load handshake of Dekker's algorithm,
  * in sequentially consistent order:
  *  - a walk adds itself to m->walks, then reads m->shrinking;
@@ -26,7 +30,7 @@
 #include "internal.h"
 
 #define WALK_COUNT_MAX 0xFFFFu /* bits 0-15 of m->walks */
-#define WALK_END_SHIFT 16      /* the longest length, bits 16-63 */
+#define WALK_END_SHIFT 16      /* the walks' length, bits 16-63 */
 
 static uint64_t walk_count(uint64_t w) { return w & WALK_COUNT_MAX; }
 static uint64_t walk_end(uint64_t w) { return w >> WALK_END_SHIFT; }
@@ -81,7 +85,7 @@ uint64_t mmi_pinned_end(const mmapio_map *m) {
 }
 
 /* Removes one unit (a walk, or the references' share); when no walk is
- * left, the longest length goes too. Returns the units left. Whether the
+ * left, the length goes too. Returns the units left. Whether the
  * one left is a walk or the references' share does not matter for the
  * length: a shrink needs a reference, and with none the length is never
  * read again. */
@@ -96,15 +100,17 @@ uint64_t mmi_walk_leave(mmapio_map *m) {
   return left;
 }
 
-/* Adds a walk of [0, len); false when the count is full. */
+/* Adds a walk of [0, len); false when the count is full or live walks
+ * hold another length. The caller holds a reference, so the count has
+ * the references' share: above 1, walks are live. */
 static bool walk_enter(mmapio_map *m, uint64_t len) {
   uint64_t w = atomic_load_explicit(&m->walks, memory_order_relaxed);
   uint64_t next;
   do {
-    if (walk_count(w) == WALK_COUNT_MAX)
+    if (walk_count(w) == WALK_COUNT_MAX ||
+        (walk_count(w) > 1 && walk_end(w) != len))
       return false;
-    uint64_t end = walk_end(w) > len ? walk_end(w) : len;
-    next = end << WALK_END_SHIFT | (walk_count(w) + 1);
+    next = len << WALK_END_SHIFT | (walk_count(w) + 1);
   } while (!atomic_compare_exchange_weak_explicit(
       &m->walks, &w, next, memory_order_seq_cst, memory_order_relaxed));
   return true;
@@ -131,10 +137,10 @@ unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
     }
     mmi_walk_leave(m); /* a shrink came between: start again */
   }
-  /* A shrink is under way (or 65535 walks are live): take a pin under the
-   * mutex, which waits for the shrink. [0, 0) is always inside the
-   * mapping, so this cannot fail; the pin is then widened under mu, where
-   * shrinks read the pins. */
+  /* A shrink is under way, live walks hold another length, or 65535 walks
+   * are live: take a pin under the mutex, which waits for a shrink. [0, 0) is
+   * always inside the mapping, so this cannot fail; the pin is then widened
+   * under mu, where shrinks read the pins. */
   (void)mmapio_pin_range(pin, m, 0, 0);
   pthread_mutex_lock(&m->mu);
   *len = atomic_load_explicit(&m->head.len_, memory_order_relaxed);
