@@ -322,7 +322,8 @@ TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
 }
 
 TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
-          "faster, and the other is timed on an eighth every 16th call",
+          "faster, and the other is timed on an eighth, the rarer the more "
+          "it costs",
           "[mmapio_touch_pages][touch][linux]") {
   if (!pagemap_blocker().empty())
     MMAPIO_SKIP(pagemap_blocker());
@@ -335,10 +336,28 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
   guard.set("populate", fake_populate);
   guard.set("ticks", fake_ticks);
   g_populate_real = false; // the populated part stays unmapped
-  const bool populate_faster = GENERATE(true, false);
-  CAPTURE(populate_faster);
-  g_loop_ticks = populate_faster ? 1000000 : 10;
-  g_populate_ticks = populate_faster ? 10 : 1000000;
+  // Which way is faster, by how much per page, and how often the other
+  // is then timed (touch.c, MMI_EXPLORE_EVERY): every 16 << k calls,
+  // 2^k at least that ratio, at most every 1024th.
+  struct Plan {
+    bool populate_faster;
+    uint64_t ratio;
+    int every;
+  };
+  const Plan plan = GENERATE(Plan{true, 3, 64}, Plan{true, 100000, 1024},
+                             Plan{false, 100000, 1024});
+  CAPTURE(plan.populate_faster, plan.ratio, plan.every);
+  // A timed call takes g_*_ticks whatever its length. The first call
+  // times the loop on an eighth (256 pages) and populate on the rest;
+  // the faster way then runs on all 2048 pages, and that rate is set
+  // 16 per page, the other's 16 * ratio.
+  if (plan.populate_faster) {
+    g_populate_ticks = 2048;
+    g_loop_ticks = 256 * plan.ratio;
+  } else {
+    g_loop_ticks = 2048;
+    g_populate_ticks = 7 * 256 * plan.ratio;
+  }
   // The first call knows neither cost: the loop on the first eighth,
   // populate on the rest.
   REQUIRE_OK(mmapio_touch_pages(m.get()));
@@ -346,13 +365,14 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
   CHECK(g_populates[0].first == lo + size / 8);
   CHECK(g_populates[0].second == size - size / 8);
   CHECK(present_pages(mmapio_base(m.get()), size / 8) == size / 8 / kPage);
-  // Then the faster way on the whole range, and every 16th call the other
-  // way on the first eighth.
+  // Then the faster way on the whole range, and every plan.every-th call
+  // the other way on the first eighth.
   g_populates.clear();
-  for (int i = 1; i < 32; i++)
+  const int calls = 2 * plan.every;
+  for (int i = 1; i < calls; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
-  if (populate_faster) {
-    CHECK(g_populates.size() == 31);
+  if (plan.populate_faster) {
+    CHECK(g_populates.size() == static_cast<size_t>(calls - 1));
     size_t partial = 0;
     for (const auto &p : g_populates)
       partial += p.second != size;
@@ -362,7 +382,7 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
     for (const auto &p : g_populates)
       CHECK(p.second == size / 8);
   }
-  CHECK(g_probes.size() == 32); // not mapped: asked every time
+  CHECK(g_probes.size() == static_cast<size_t>(calls)); // asked every time
 }
 
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "

@@ -1,36 +1,8 @@
-/* Advice over the mapping, read-ahead of the file, and the range check
- * every memory-control call shares. */
+/* Advice over the mapping and read-ahead of the file. */
 #include "memory.h"
 #include "os.h"
 
 #include <errno.h>
-
-int mmi_span_of(const mmapio_map *m, const char *fn, uint64_t off, uint64_t len,
-                mmi_span *out) {
-  out->start = NULL;
-  out->len = 0;
-  out->off = 0;
-  if (MMI_UNLIKELY(m == NULL))
-    return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL, "%s: m is NULL", fn);
-  uint64_t size;
-  unsigned char *b = mmi_snapshot(m, &size);
-  if (MMI_UNLIKELY(!mmi_in_bounds(off, len, size)))
-    return mmi_fail_bounds(fn, off, len, size);
-  if (len == 0) {
-    out->start = b + off;
-    out->len = 0;
-    out->off = off;
-    return 0;
-  }
-  /* The mapping covers [0, size) rounded up to a page, so the widened
-   * range stays inside it, and it fits in size_t (size was mapped). */
-  uint64_t start = off & ~((uint64_t)mmi_page() - 1);
-  uint64_t end = mmi_round_page(off + len);
-  out->start = b + start;
-  out->len = (size_t)(end - start);
-  out->off = start;
-  return 0;
-}
 
 int mmapio_advise(mmapio_map *m, uint64_t off, uint64_t len,
                   mmapio_advice advice) {

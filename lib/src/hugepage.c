@@ -13,18 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Atomic size_t pmd_cache;
+_Atomic size_t mmi_pmd_cache;
 
-size_t mmi_pmd_size(void) {
-  size_t v = atomic_load_explicit(&pmd_cache, memory_order_relaxed);
-  if (MMI_LIKELY(v != 0))
-    return v;
+size_t mmi_pmd_ask(void) {
+  size_t v;
   size_t bytes = mmi_os_pmd_size();
   /* Only a power of two of at least a page is usable as an alignment;
    * where the system does not say, x86-64's 2 MiB. */
   v = bytes >= mmi_page() && (bytes & (bytes - 1)) == 0 ? bytes
                                                         : (size_t)2 << 20;
-  atomic_store_explicit(&pmd_cache, v, memory_order_relaxed);
+  atomic_store_explicit(&mmi_pmd_cache, v, memory_order_relaxed);
   return v;
 }
 

@@ -126,13 +126,23 @@ static inline void mmi_touch_forget(mmapio_map *m) {
 
 /* ---- region.c: address-space mechanics ---- */
 
-size_t mmi_page(void);
+/* The page size, asked of the system once (region.c). Inline, as the
+ * rounding below: the small paths read it on every call. */
+extern _Atomic size_t mmi_page_cache;
+size_t mmi_page_ask(void);
+static inline size_t mmi_page(void) {
+  size_t p = atomic_load_explicit(&mmi_page_cache, memory_order_relaxed);
+  return MMI_LIKELY(p != 0) ? p : mmi_page_ask();
+}
+static inline uint64_t mmi_round_page(uint64_t v) {
+  uint64_t p = mmi_page();
+  return (v + p - 1) & ~(p - 1);
+}
 
 /* The address space an RW handle reserves at least, to grow in place
  * (twice its length above this); 0 where the address space is too small
  * to reserve ahead (32-bit), where a handle reserves only its length. */
 #define MMI_GROWTH_RESERVE (sizeof(void *) >= 8 ? (size_t)1 << 30 : 0)
-uint64_t mmi_round_page(uint64_t v);
 /* Reserves reserve bytes of address space and maps the file over all of
  * them (nothing when mapped is 0: an empty file). */
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,

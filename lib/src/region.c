@@ -21,20 +21,12 @@
 
 #include <errno.h>
 
-static _Atomic size_t page_cache;
+_Atomic size_t mmi_page_cache;
 
-size_t mmi_page(void) {
-  size_t p = atomic_load_explicit(&page_cache, memory_order_relaxed);
-  if (MMI_UNLIKELY(p == 0)) {
-    p = mmi_os_page_size();
-    atomic_store_explicit(&page_cache, p, memory_order_relaxed);
-  }
+size_t mmi_page_ask(void) {
+  size_t p = mmi_os_page_size();
+  atomic_store_explicit(&mmi_page_cache, p, memory_order_relaxed);
   return p;
-}
-
-uint64_t mmi_round_page(uint64_t v) {
-  uint64_t p = mmi_page();
-  return (v + p - 1) & ~(p - 1);
 }
 
 /* Maps file bytes [from, upto) at `at + from`, or anywhere when at is

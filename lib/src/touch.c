@@ -19,9 +19,10 @@
  * fault in pages that are not mapped (loop or populate) are each a choice
  * between two ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work).
- * Every 16th call of a class times the other way too, on an eighth of the
- * range, so a change of conditions is noticed. A wrong estimate costs
- * speed, never correctness.
+ * Now and then a call of a class times the other way too, on an eighth
+ * of the range, so a change of conditions is noticed: every 16th call
+ * when the two cost about the same, rarer the more the other way costs
+ * (MMI_EXPLORE_EVERY). A wrong estimate costs speed, never correctness.
  *
  * How the state of a range is known, cheapest first:
  *  - ranges of up to MMAPIO_TOUCH_INLINE_PAGES_ pages, on a handle whose
@@ -66,8 +67,13 @@
 #define MMI_FAULT_US_MIN 0.5
 /* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
-/* Every this many calls of a size class, the way not chosen is timed. */
+/* Every this many calls of a size class, a trusted run times its first
+ * page, and the way not chosen is timed when it costs about what the
+ * chosen one does. The more it costs, the rarer: every 16 << k calls,
+ * 2^k its cost over the chosen way's, so timing it on an eighth of a
+ * range stays under 1/128 of the calls' time. */
 #define MMI_EXPLORE_EVERY 16u
+#define MMI_EXPLORE_SHIFT_MAX 6u
 
 /* ------------------------------------------------------------------ */
 /* Learned choices                                                     */
@@ -103,6 +109,7 @@ static unsigned size_class(size_t pages) {
 typedef struct mmi_pick {
   unsigned way;   /* the way to do (most of) the work */
   bool other_too; /* time the other way as well */
+  bool check;     /* a trusted run: time the first page */
 } mmi_pick;
 
 static mmi_pick choose(mmi_choice *c) {
@@ -112,8 +119,13 @@ static mmi_pick choose(mmi_choice *c) {
   uint32_t b = atomic_load_explicit(&c->cost[1], memory_order_relaxed);
   mmi_pick p;
   p.way = b == 0 || (a != 0 && a <= b) ? 0u : 1u;
-  p.other_too = (p.way == 0 ? b : a) == 0 ||
-                n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
+  uint32_t won = p.way == 0 ? a : b, lost = p.way == 0 ? b : a;
+  unsigned k = 0;
+  while (k < MMI_EXPLORE_SHIFT_MAX && (uint64_t)won << k < lost)
+    k++;
+  uint32_t every = MMI_EXPLORE_EVERY << k;
+  p.check = n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
+  p.other_too = lost == 0 || (n & (every - 1)) == every - 1;
   return p;
 }
 
@@ -328,17 +340,17 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
 }
 
 /* A range of at least MMI_TOUCH_TIMED_PAGES pages last seen mapped. The
- * hint is trusted, with no look first: the calls that time the loop
- * (every MMI_EXPLORE_EVERY-th of a size class) time the first page as
- * well, and a fault there (the pages were dropped since: reclaim, or an
- * madvise the library did not make) sends the rest the way of pages not
+ * hint is trusted, with no look first: every MMI_EXPLORE_EVERY-th call
+ * of a size class, and every call that times the way not chosen, times
+ * the first page, and a fault there (the pages were dropped since: reclaim, or
+ * an madvise the library did not make) sends the rest the way of pages not
  * mapped and clears the hint. Until such a call comes, dropped pages are
  * looped in: correct, at the loop's speed. */
 static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
                        size_t page, size_t pages) {
   mmi_choice *c = &mapped_ways[size_class(pages)];
   mmi_pick p = choose(c);
-  if (p.other_too && first_page_faults(s)) {
+  if ((p.check || p.other_too) && first_page_faults(s)) {
     set_mapped_hint(m, false);
     return absent_run(fn, sub_span(s, page, s.len), page);
   }
@@ -538,7 +550,12 @@ static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
 /* The entry points                                                    */
 /* ------------------------------------------------------------------ */
 
-int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
+/* The span comes as its fields, in registers: a struct passed by value
+ * goes through the stack, stored and loaded back in pieces of different
+ * widths, which stalls the store buffer on every call (see mmi_span_of). */
+static int touch_span(const char *fn, const mmapio_map *m, unsigned char *start,
+                      size_t len, uint64_t off) {
+  mmi_span s = {start, len, off};
   size_t page = mmi_page();
   if (s.len == 0)
     return 0;
@@ -563,18 +580,22 @@ int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
   return hinted_range(fn, m, s, page);
 }
 
+int mmi_touch_span(const char *fn, const mmapio_map *m, mmi_span s) {
+  return touch_span(fn, m, s.start, s.len, s.off);
+}
+
 int(mmapio_touch_pages_range)(mmapio_map *m, uint64_t off, uint64_t len) {
   static const char fn[] = "mmapio_touch_pages_range";
   mmi_span s;
   int rc = mmi_span_of(m, fn, off, len, &s);
-  return rc != 0 ? rc : mmi_touch_span(fn, m, s);
+  return rc != 0 ? rc : touch_span(fn, m, s.start, s.len, s.off);
 }
 
 int(mmapio_touch_pages)(mmapio_map *m) {
   static const char fn[] = "mmapio_touch_pages";
   mmi_span s;
   int rc = mmi_span_of(m, fn, 0, mmapio_len(m), &s);
-  return rc != 0 ? rc : mmi_touch_span(fn, m, s);
+  return rc != 0 ? rc : touch_span(fn, m, s.start, s.len, s.off);
 }
 
 int mmapio_resident(const mmapio_map *m, uint64_t off, uint64_t len,
