@@ -439,14 +439,21 @@ static void op_poke_file(fz_input *in) {
 
 /* Unmap is refused while a watch holds the handle; an operation holds
  * it until just before its completion is delivered, so one in flight
- * may or may not. */
+ * may or may not, and so may a watch whose callback stops it (at an
+ * event that can come at any time, also during the unmap). */
 static void op_unmap(void) {
   fz_map *fm = &s.fm;
   if (fm->m == NULL)
     return;
   pthread_mutex_lock(&s.mu);
-  bool watched = s.watches[0].w != NULL || s.watches[1].w != NULL;
-  bool maybe = s.delivered < s.njobs || s.self_stopped;
+  bool watched = false, maybe = s.delivered < s.njobs || s.self_stopped;
+  for (int i = 0; i < WATCHES; i++)
+    if (s.watches[i].w != NULL) {
+      if (s.watches[i].self_stop)
+        maybe = true;
+      else
+        watched = true;
+    }
   int fd = -1;
   int rc = mmapio_unmap(fm->m, &fd);
   if (rc == 0)
