@@ -385,6 +385,49 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
   CHECK(g_probes.size() == static_cast<size_t>(calls)); // asked every time
 }
 
+TEST_CASE("mmapio_touch_pages: how pages not mapped came in is learned per "
+          "handle: one file's cost does not choose for another",
+          "[mmapio_touch_pages][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
+  SysGuard guard(clear_records);
+  const size_t size = 8 * kMiB;
+  MapPtr holes = anon_with_block(size);
+  MapPtr cold = anon_with_block(size);
+  g_probe_answer = MMI_PAGE_ABSENT;
+  guard.set("page_mapping", fake_probe);
+  guard.set("populate", fake_populate);
+  guard.set("ticks", fake_ticks);
+  g_populate_real = false;
+  // The first handle's pages come in far faster by the loop: its first
+  // call times the loop on an eighth and populate on the rest, and from
+  // then on it loops (populate is timed again only every 1024th call).
+  g_loop_ticks = 2048;
+  g_populate_ticks = 7 * 256 * 100000;
+  for (int i = 0; i < 4; i++)
+    REQUIRE_OK(mmapio_touch_pages(holes.get()));
+  CHECK(g_populates.size() == 1);
+  // The other handle's pages come in faster by populate. Its first call
+  // knows nothing yet, as on a handle of its own: the loop on the first
+  // eighth, populate on the rest; then populate on the whole range.
+  g_populates.clear();
+  g_populate_ticks = 2048;
+  g_loop_ticks = 256 * 3;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(mmapio_base(cold.get()));
+  REQUIRE_OK(mmapio_touch_pages(cold.get()));
+  REQUIRE(g_populates.size() == 1);
+  CHECK(g_populates[0].first == lo + size / 8);
+  CHECK(g_populates[0].second == size - size / 8);
+  REQUIRE_OK(mmapio_touch_pages(cold.get()));
+  REQUIRE(g_populates.size() == 2);
+  CHECK(g_populates[1].first == lo);
+  CHECK(g_populates[1].second == size);
+  // And the first still loops: what the second learned is its own.
+  g_populates.clear();
+  REQUIRE_OK(mmapio_touch_pages(holes.get()));
+  CHECK(g_populates.empty());
+}
+
 TEST_CASE("mmapio_touch_pages: the real probe tells pages not mapped from "
           "small ones",
           "[mmapio_touch_pages][touch][linux]") {

@@ -2466,6 +2466,18 @@ static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
 #endif
 }
 
+/* Private: a branch the compiler should lay out as not taken. The checks
+ * of the inline views say so: without it gcc guesses each "return false"
+ * of mmapio_addr_ an early return taken a third of the time, and keeps
+ * the failure's call inside the caller's loop, so every view of a loop
+ * took two taken branches instead of one (PERFORMANCE.md, "Why the
+ * library does what it does"). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MMAPIO_UNLIKELY_(c) __builtin_expect(!!(c), 0)
+#else
+#define MMAPIO_UNLIKELY_(c) (c)
+#endif
+
 /* Private: true, and the address of count elements of width bytes (a
  * power of two) at off in *at, when every check of the inline views
  * passes. */
@@ -2473,13 +2485,14 @@ static inline bool mmapio_addr_(const mmapio_map *m, bool writable,
                                 uint64_t off, uint64_t count, unsigned width,
                                 unsigned char **at) {
   uint64_t size;
-  if (m == NULL ||
-      (writable &&
-       ((const mmapio_map_head_ *)(const void *)m)->mode_ == MMAPIO_MODE_RO) ||
-      (off & (width - 1)) != 0 || count > UINT64_MAX / width)
+  if (MMAPIO_UNLIKELY_(
+          m == NULL ||
+          (writable && ((const mmapio_map_head_ *)(const void *)m)->mode_ ==
+                           MMAPIO_MODE_RO) ||
+          (off & (width - 1)) != 0 || count > UINT64_MAX / width))
     return false;
   unsigned char *b = mmapio_snapshot_(m, &size);
-  if (off > size || count * width > size - off)
+  if (MMAPIO_UNLIKELY_(off > size || count * width > size - off))
     return false;
   *at = b + off;
   return true;
@@ -2606,13 +2619,6 @@ MMAPIO_ATOMIC_VIEWS_(u64, 8)
   MMAPIO_ATOMIC_FETCH_(T, A, fetch_or)
 MMAPIO_ATOMIC_OPS_(uint32_t, mmapio_atomic_u32)
 MMAPIO_ATOMIC_OPS_(uint64_t, mmapio_atomic_u64)
-
-/* Private: a branch the compiler should lay out as not taken. */
-#if defined(__GNUC__) || defined(__clang__)
-#define MMAPIO_UNLIKELY_(c) __builtin_expect(!!(c), 0)
-#else
-#define MMAPIO_UNLIKELY_(c) (c)
-#endif
 
 /* The next chunk of a walk, declared in "Iterators". Every chunk but the
  * last is a whole chunk_size, and the last chunk is a branch, not a

@@ -37,6 +37,19 @@ typedef struct mmi_region {
    * again (mapped == reserve: the file is mapped over all of it). */
 } mmi_region;
 
+/* Two ways to do the same work, and what each has cost per page lately
+ * (ticks per page times 16, the lower envelope of recent calls; 0 when
+ * never measured), as touch.c learns them. Updated without locks: a lost
+ * update only delays learning. */
+typedef struct mmi_choice {
+  _Atomic uint32_t cost[2];
+  _Atomic uint32_t calls;
+} mmi_choice;
+
+/* touch.c's size classes: ranges of [4^c, 4^(c+1)) pages; the last one is
+ * open. */
+#define MMI_TOUCH_CLASSES 12u
+
 struct mmapio_map {
   /* First: the base, length and mode that the header's inline views and
    * every access path read without a lock (see mmapio_snapshot_). */
@@ -73,6 +86,14 @@ struct mmapio_map {
   mmapio_pin pins;     /* sentinel of the circular pin list */
 
   struct mmi_flusher *flusher; /* EVERY_MILLIS thread (flush_thread.c) */
+
+  /* How this handle's pages that are not mapped came in lately, by
+   * populate or by the loop, per size class (touch.c). What that costs
+   * depends on the file more than on the machine (pages cached, on the
+   * device, or holes), so it is learned per handle: learned per process,
+   * one file's pages read from the device and another's holes would
+   * decide for each other. Zero at open: the first call times both. */
+  mmi_choice absent_ways[MMI_TOUCH_CLASSES];
 };
 
 /* The handle's mode (RO, RW or COW), fixed at open. */

@@ -18,7 +18,9 @@
  * by a constant: how to loop over mapped pages (bare or paced) and how to
  * fault in pages that are not mapped (loop or populate) are each a choice
  * between two ways, per size class of the range, whose cost per page the
- * library learns from its own calls (the tick counter around the work).
+ * library learns from its own calls (the tick counter around the work):
+ * the loop's pace per process (it is the processor's), populate or loop
+ * per handle (it is the file's: cached, on the device, or holes).
  * Now and then a call of a class times the other way too, on an eighth
  * of the range, so a change of conditions is noticed: every 16th call
  * when the two cost about the same, rarer the more the other way costs
@@ -79,27 +81,18 @@
 /* Learned choices                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Two ways to do the same work, and what each has cost per page lately
- * (ticks per page times 16, the lower envelope of recent calls; 0 when
- * never measured). Updated without locks: a lost update only delays
- * learning. */
-typedef struct mmi_choice {
-  _Atomic uint32_t cost[2];
-  _Atomic uint32_t calls;
-} mmi_choice;
-
-/* Size classes: ranges of [4^c, 4^(c+1)) pages; the last one is open. */
-#define MMI_CLASSES 12u
+/* The loop over mapped pages, bare or paced, is the processor's choice:
+ * learned per process. Pages not mapped are the file's: learned per
+ * handle (mmapio_map.absent_ways). */
 #define MMI_WAY_BARE 0u
 #define MMI_WAY_PACED 1u
 #define MMI_WAY_POPULATE 0u
 #define MMI_WAY_LOOP 1u
-static mmi_choice mapped_ways[MMI_CLASSES]; /* bare or paced loop */
-static mmi_choice absent_ways[MMI_CLASSES]; /* populate or loop */
+static mmi_choice mapped_ways[MMI_TOUCH_CLASSES];
 
 static unsigned size_class(size_t pages) {
   unsigned c = 0;
-  while (pages >= 4 && c + 1 < MMI_CLASSES) {
+  while (pages >= 4 && c + 1 < MMI_TOUCH_CLASSES) {
     pages >>= 2;
     c++;
   }
@@ -151,11 +144,9 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
 }
 
 static void forget_choices(void) {
-  for (unsigned i = 0; i < MMI_CLASSES; i++)
-    for (unsigned w = 0; w < 2; w++) {
+  for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++)
+    for (unsigned w = 0; w < 2; w++)
       atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
-      atomic_store_explicit(&absent_ways[i].cost[w], 0, memory_order_relaxed);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -283,8 +274,9 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
   return 0;
 }
 
-static int absent_run(const char *fn, mmi_span s, size_t page) {
-  mmi_choice *c = &absent_ways[size_class(s.len / page)];
+static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
+                      size_t page) {
+  mmi_choice *c = &((mmapio_map *)m)->absent_ways[size_class(s.len / page)];
   mmi_pick p = choose(c);
   if (!p.other_too)
     return absent_way(fn, s, page, p.way, c);
@@ -336,7 +328,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
     mapped_run(rest, page);
     return 0;
   }
-  return rest.len == 0 ? 0 : absent_run(fn, rest, page);
+  return rest.len == 0 ? 0 : absent_run(fn, m, rest, page);
 }
 
 /* A range of at least MMI_TOUCH_TIMED_PAGES pages last seen mapped. The
@@ -352,7 +344,7 @@ static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
   mmi_pick p = choose(c);
   if ((p.check || p.other_too) && first_page_faults(s)) {
     set_mapped_hint(m, false);
-    return absent_run(fn, sub_span(s, page, s.len), page);
+    return absent_run(fn, m, sub_span(s, page, s.len), page);
   }
   mapped_ways_run(s, page, c, p);
   return 0;
@@ -378,7 +370,7 @@ static int hinted_range(const char *fn, const mmapio_map *m, mmi_span s,
     touch_loop(s.start, s.len, page, 0);
     return 0;
   }
-  return absent_run(fn, s, page);
+  return absent_run(fn, m, s, page);
 }
 
 /*
@@ -526,7 +518,7 @@ static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
       break;
     case MMI_PAGE_ABSENT:
       any_absent = true;
-      rc = absent_run(fn, run, page);
+      rc = absent_run(fn, m, run, page);
       break;
     default:
       rc = unknown_run(fn, m, run, page);
