@@ -63,6 +63,10 @@ struct mmapio_map {
   mmapio_flush_policy policy; /* implicit flushing after updates */
   uint64_t policy_arg;        /* bytes or writes for EVERY_* */
   char *path; /* copy of the path (in the handle's allocation), or NULL */
+  /* Which open this is, unique in the process: what touch.c's cache of
+   * range answers is keyed by. The handle's address and base are not:
+   * a closed handle's come back for the next one (malloc, mmap). */
+  uint64_t serial;
 
   _Atomic unsigned refs; /* caller's reference + one per pin */
   /* Chunk and page walks (pin.c): bits 0-15 count the live walks plus
@@ -92,7 +96,9 @@ struct mmapio_map {
    * depends on the file more than on the machine (pages cached, on the
    * device, or holes), so it is learned per handle: learned per process,
    * one file's pages read from the device and another's holes would
-   * decide for each other. Zero at open: the first call times both. */
+   * decide for each other. Zero at open: until a way is measured here,
+   * the process's figure for it stands in while this file's costs agree
+   * with the process's (touch.c, choose_absent). */
   mmi_choice absent_ways[MMI_TOUCH_CLASSES];
 };
 

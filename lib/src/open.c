@@ -77,6 +77,8 @@ int mmi_map_fd(mmapio_map **out, int fd, const char *path,
                     "allocating a handle failed");
   if (path != NULL)
     m->path = memcpy((char *)(m + 1), path, path_size);
+  static _Atomic uint64_t opens;
+  m->serial = atomic_fetch_add_explicit(&opens, 1, memory_order_relaxed);
   m->fd = fd;
   m->head.mode_ = (int)o->mode;
   m->anonymous = (how & MMI_HANDLE_ANONYMOUS) != 0;

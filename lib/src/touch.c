@@ -20,7 +20,8 @@
  * between two ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work):
  * the loop's pace per process (it is the processor's), populate or loop
- * per handle (it is the file's: cached, on the device, or holes).
+ * per handle (it is the file's: cached, on the device, or holes), with
+ * what the process's other handles learned as the prior of a new one.
  * Now and then a call of a class times the other way too, on an eighth
  * of the range, so a change of conditions is noticed: every 16th call
  * when the two cost about the same, rarer the more the other way costs
@@ -33,7 +34,7 @@
  *  - ranges holding whole huge pages are cut into up to MMI_TOUCH_SEGS
  *    segments, each judged by a probe of how its first whole huge page
  *    is mapped (mmi_os_page_mapping: PAGEMAP_SCAN on Linux), and the
- *    answers are cached per range in a small lock-free
+ *    answers are cached per handle and range in a small lock-free
  *    table (huge answers are re-checked by the populate call's own
  *    duration, a range with a small one is re-probed every 16th call, one
  *    not mapped on every call);
@@ -83,12 +84,17 @@
 
 /* The loop over mapped pages, bare or paced, is the processor's choice:
  * learned per process. Pages not mapped are the file's: learned per
- * handle (mmapio_map.absent_ways). */
+ * handle (mmapio_map.absent_ways), and also here, per process, as the
+ * prior a handle goes by until it has measured for itself (absent_prior):
+ * timing the way not chosen on a new handle's first call would cost
+ * that call up to the slower way's price on an eighth of it, and most
+ * handles touch a range once. */
 #define MMI_WAY_BARE 0u
 #define MMI_WAY_PACED 1u
 #define MMI_WAY_POPULATE 0u
 #define MMI_WAY_LOOP 1u
 static mmi_choice mapped_ways[MMI_TOUCH_CLASSES];
+static mmi_choice absent_prior[MMI_TOUCH_CLASSES];
 
 static unsigned size_class(size_t pages) {
   unsigned c = 0;
@@ -105,11 +111,9 @@ typedef struct mmi_pick {
   bool check;     /* a trusted run: time the first page */
 } mmi_pick;
 
-static mmi_pick choose(mmi_choice *c) {
-  uint32_t n = atomic_load_explicit(&c->calls, memory_order_relaxed);
-  atomic_store_explicit(&c->calls, n + 1, memory_order_relaxed);
-  uint32_t a = atomic_load_explicit(&c->cost[0], memory_order_relaxed);
-  uint32_t b = atomic_load_explicit(&c->cost[1], memory_order_relaxed);
+/* The pick for the n-th call of a class whose ways cost a and b (0: not
+ * measured, which is timed at once). */
+static mmi_pick pick(uint32_t n, uint32_t a, uint32_t b) {
   mmi_pick p;
   p.way = b == 0 || (a != 0 && a <= b) ? 0u : 1u;
   uint32_t won = p.way == 0 ? a : b, lost = p.way == 0 ? b : a;
@@ -120,6 +124,43 @@ static mmi_pick choose(mmi_choice *c) {
   p.check = n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
   p.other_too = lost == 0 || (n & (every - 1)) == every - 1;
   return p;
+}
+
+/* Counts the call of class c and returns its number. */
+static uint32_t next_call(mmi_choice *c) {
+  uint32_t n = atomic_load_explicit(&c->calls, memory_order_relaxed);
+  atomic_store_explicit(&c->calls, n + 1, memory_order_relaxed);
+  return n;
+}
+
+static uint32_t cost_of(const mmi_choice *c, unsigned way) {
+  return atomic_load_explicit(&c->cost[way], memory_order_relaxed);
+}
+
+static mmi_pick choose(mmi_choice *c) {
+  uint32_t n = next_call(c);
+  return pick(n, cost_of(c, 0), cost_of(c, 1));
+}
+
+/* A handle's pick for pages not mapped: its own costs, and for a way it
+ * has not measured, the process's, while they hold for this file: a way
+ * it measured at more than twice what the process has seen means another
+ * kind of file (the device, not the page cache, say), whose way not yet
+ * measured is then timed rather than guessed. */
+static mmi_pick choose_absent(mmi_choice *own, const mmi_choice *prior) {
+  uint32_t n = next_call(own);
+  uint32_t cost[2];
+  bool alike = true;
+  for (unsigned w = 0; w < 2; w++) {
+    cost[w] = cost_of(own, w);
+    uint32_t seen = cost_of(prior, w);
+    if (cost[w] != 0 && seen != 0 && cost[w] / 2 > seen)
+      alike = false;
+  }
+  for (unsigned w = 0; w < 2 && alike; w++)
+    if (cost[w] == 0)
+      cost[w] = cost_of(prior, w);
+  return pick(n, cost[0], cost[1]);
 }
 
 static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
@@ -145,8 +186,10 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
 
 static void forget_choices(void) {
   for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++)
-    for (unsigned w = 0; w < 2; w++)
+    for (unsigned w = 0; w < 2; w++) {
       atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
+      atomic_store_explicit(&absent_prior[i].cost[w], 0, memory_order_relaxed);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,37 +297,45 @@ static void mapped_run(mmi_span s, size_t page) {
 
 /* Pages not mapped: populate or the loop, as learned. */
 static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
-                      mmi_choice *c) {
+                      mmi_choice *c, mmi_choice *prior) {
   size_t pages = s.len / page;
   if (way == MMI_WAY_POPULATE) {
     uint64_t took;
     int rc = populate(fn, s, &took);
     if (rc <= 0) {
-      if (rc == 0)
+      if (rc == 0) {
         learn(c, way, took, pages);
+        learn(prior, way, took, pages);
+      }
       return rc;
     }
     /* No populate here: make it the way never chosen. */
     atomic_store_explicit(&c->cost[MMI_WAY_POPULATE], UINT32_MAX / 4,
                           memory_order_relaxed);
+    atomic_store_explicit(&prior->cost[MMI_WAY_POPULATE], UINT32_MAX / 4,
+                          memory_order_relaxed);
   }
   uint64_t t0 = mmi_os_ticks();
   touch_loop(s.start, s.len, page, 0);
-  learn(c, MMI_WAY_LOOP, mmi_os_ticks() - t0, pages);
+  uint64_t took = mmi_os_ticks() - t0;
+  learn(c, MMI_WAY_LOOP, took, pages);
+  learn(prior, MMI_WAY_LOOP, took, pages);
   return 0;
 }
 
 static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
                       size_t page) {
-  mmi_choice *c = &((mmapio_map *)m)->absent_ways[size_class(s.len / page)];
-  mmi_pick p = choose(c);
+  unsigned cls = size_class(s.len / page);
+  mmi_choice *c = &((mmapio_map *)m)->absent_ways[cls];
+  mmi_choice *prior = &absent_prior[cls];
+  mmi_pick p = choose_absent(c, prior);
   if (!p.other_too)
-    return absent_way(fn, s, page, p.way, c);
+    return absent_way(fn, s, page, p.way, c, prior);
   size_t part = explore_len(s.len, page);
-  int rc = absent_way(fn, sub_span(s, 0, part), page, 1 - p.way, c);
+  int rc = absent_way(fn, sub_span(s, 0, part), page, 1 - p.way, c, prior);
   if (rc != 0 || part == s.len)
     return rc;
-  return absent_way(fn, sub_span(s, part, s.len), page, p.way, c);
+  return absent_way(fn, sub_span(s, part, s.len), page, p.way, c, prior);
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,7 +514,7 @@ static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
   segs = segs > p->blocks ? p->blocks : segs;
   p->segs = segs == 0 ? 1u : (unsigned)segs;
 
-  uint64_t h = mix((uint64_t)(uintptr_t)m ^ mix((uint64_t)lo ^ mix(s.len)));
+  uint64_t h = mix(m->serial ^ mix((uint64_t)lo ^ mix(s.len)));
   uint64_t tag = h & MMI_SLOT_TAG;
   if (tag == 0)
     tag = (uint64_t)1 << 24;
