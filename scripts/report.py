@@ -576,6 +576,8 @@ def gate1_text(parts, gate1):
         reruns = fill(parts, "gate1_reruns", reruns=fill(
             parts, "gate1_reruns_none") if not rr else fill(
             parts, "gate1_reruns_some", count=len(rr),
+            checks=sum(1 for c in gate1.get("checks", [])
+                       if (c.get("rerun") or {}).get("repetitions")),
             seconds="%.0f" % gate1.get("rerun_seconds", 0),
             budget=gate1.get("rerun_budget")))
     checks = ["| check | verdict | detail |", "|---|---|---|"]
