@@ -93,6 +93,17 @@ MapPtr anon_with_block(size_t size) {
   return MapPtr(m);
 }
 
+// Fakes how touch_pages sees a range: every probe answers `answer`,
+// populate calls are recorded and do nothing (the pages stay as they
+// are), and the clock is the fake one (g_*_ticks).
+void fake_range(SysGuard &guard, int answer) {
+  g_probe_answer = answer;
+  guard.set("page_mapping", fake_probe);
+  guard.set("populate", fake_populate);
+  guard.set("ticks", fake_ticks);
+  g_populate_real = false;
+}
+
 void check_error(int rc, int code, int os_errno, const char *syscall) {
   const mmapio_error *e = mmapio_last_error();
   INFO(mmapio_describe(rc));
@@ -252,14 +263,10 @@ TEST_CASE("mmapio_touch_pages: huge pages are populated in one call, and "
           "[mmapio_touch_pages][touch][hugepages]") {
   SysGuard guard(clear_records);
   MapPtr m = anon_with_block(8 * kMiB);
-  g_probe_answer = MMI_PAGE_HUGE;
-  guard.set("page_mapping", fake_probe);
-  guard.set("populate", fake_populate);
   // As fast as over huge pages: the cached answer is never doubted. The
   // clock is the fake one, so that a preemption on a loaded machine does
   // not make a populate look slow.
-  guard.set("ticks", fake_ticks);
-  g_populate_real = false;
+  fake_range(guard, MMI_PAGE_HUGE);
   for (int i = 0; i < 5; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
   // One probe, of the first aligned block; one call per touch, over the
@@ -365,11 +372,7 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
   const size_t size = 8 * kMiB;
   MapPtr m = anon_with_block(size);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(mmapio_base(m.get()));
-  g_probe_answer = MMI_PAGE_ABSENT;
-  guard.set("page_mapping", fake_probe);
-  guard.set("populate", fake_populate);
-  guard.set("ticks", fake_ticks);
-  g_populate_real = false; // the populated part stays unmapped
+  fake_range(guard, MMI_PAGE_ABSENT); // the populated part stays unmapped
   // Which way is faster, by how much per page, and how often the other
   // is then timed (touch.c, MMI_EXPLORE_EVERY): every 16 << k calls,
   // 2^k at least that ratio, at most every 1024th.
@@ -428,11 +431,7 @@ TEST_CASE("mmapio_touch_pages: how pages not mapped came in is learned per "
   const size_t size = 8 * kMiB;
   MapPtr holes = anon_with_block(size);
   MapPtr cold = anon_with_block(size);
-  g_probe_answer = MMI_PAGE_ABSENT;
-  guard.set("page_mapping", fake_probe);
-  guard.set("populate", fake_populate);
-  guard.set("ticks", fake_ticks);
-  g_populate_real = false;
+  fake_range(guard, MMI_PAGE_ABSENT);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(mmapio_base(cold.get()));
   // The first handle's pages come in far faster by the loop: its first
   // call times the loop on an eighth and populate on the rest, and from
@@ -477,11 +476,7 @@ TEST_CASE("mmapio_touch_pages: a new handle's first call over pages not "
     MMAPIO_SKIP(pagemap_blocker());
   SysGuard guard(clear_records);
   const size_t size = 8 * kMiB;
-  g_probe_answer = MMI_PAGE_ABSENT;
-  guard.set("page_mapping", fake_probe);
-  guard.set("populate", fake_populate);
-  guard.set("ticks", fake_ticks);
-  g_populate_real = false;
+  fake_range(guard, MMI_PAGE_ABSENT);
   // Files alike, whose pages come in faster by populate (holes, say).
   g_populate_ticks = 2048;
   g_loop_ticks = 256 * 100;

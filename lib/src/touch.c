@@ -295,6 +295,14 @@ static void mapped_run(mmi_span s, size_t page) {
   mapped_ways_run(s, page, c, choose(c));
 }
 
+/* What a way cost over pages not mapped: learned by the handle (c) and
+ * by the process, as the prior of new handles. */
+static void learn_absent(mmi_choice *c, mmi_choice *prior, unsigned way,
+                         uint64_t ticks, size_t pages) {
+  learn(c, way, ticks, pages);
+  learn(prior, way, ticks, pages);
+}
+
 /* Pages not mapped: populate or the loop, as learned. */
 static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
                       mmi_choice *c, mmi_choice *prior) {
@@ -303,13 +311,12 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
     uint64_t took;
     int rc = populate(fn, s, &took);
     if (rc <= 0) {
-      if (rc == 0) {
-        learn(c, way, took, pages);
-        learn(prior, way, took, pages);
-      }
+      if (rc == 0)
+        learn_absent(c, prior, way, took, pages);
       return rc;
     }
-    /* No populate here: make it the way never chosen. */
+    /* No populate here (the kernel's, so the process's too): make it the
+     * way never chosen. */
     atomic_store_explicit(&c->cost[MMI_WAY_POPULATE], UINT32_MAX / 4,
                           memory_order_relaxed);
     atomic_store_explicit(&prior->cost[MMI_WAY_POPULATE], UINT32_MAX / 4,
@@ -317,9 +324,7 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
   }
   uint64_t t0 = mmi_os_ticks();
   touch_loop(s.start, s.len, page, 0);
-  uint64_t took = mmi_os_ticks() - t0;
-  learn(c, MMI_WAY_LOOP, took, pages);
-  learn(prior, MMI_WAY_LOOP, took, pages);
+  learn_absent(c, prior, MMI_WAY_LOOP, mmi_os_ticks() - t0, pages);
   return 0;
 }
 
