@@ -73,6 +73,33 @@ TEST_CASE("mmapio_view: boundaries in every mode", "[mmapio_view][access]") {
               kContent.substr(4096, 4096));
 }
 
+// The views of a handle that cannot resize (RO, COW) read the extent the
+// library fixed at open, in plain fields a compiler may keep in registers
+// across a loop of views; a read-write handle's views read the atomic pair
+// a resize publishes. Shown by moving the atomic length, which only a
+// resize does: it changes what a read-write handle's views allow and
+// nothing else's.
+TEST_CASE("mmapio_view: a handle that cannot resize answers from the extent "
+          "fixed at open",
+          "[mmapio_view][access]") {
+  const mmapio_mode mode =
+      GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);
+  INFO("mode " << mode);
+  Fixture f(mode);
+  auto *h = reinterpret_cast<mmapio_map_head_ *>(f.m.get());
+  const uint64_t n = kContent.size();
+  h->len_.store(0);
+  const void *v = nullptr;
+  const int rc = mmapio_view(f.m.get(), n - 1, 1, &v);
+  h->len_.store(n);
+  if (mode == MMAPIO_MODE_RW) {
+    CHECK(rc == MMAPIO_E_OUT_OF_BOUNDS);
+  } else {
+    CHECK(rc == 0);
+    CHECK(v == static_cast<const char *>(mmapio_base(f.m.get())) + n - 1);
+  }
+}
+
 TEST_CASE("mmapio_read: boundaries and content", "[mmapio_read][access]") {
   const mmapio_mode mode =
       GENERATE(MMAPIO_MODE_RO, MMAPIO_MODE_RW, MMAPIO_MODE_COW);

@@ -2411,6 +2411,15 @@ typedef struct mmapio_map_head_ {
    * off: small touches are then looped inline (mmapio_touch_pages_range),
    * with this one load deciding. */
   MMAPIO_ATOMIC_(unsigned char) touch_mapped_;
+  /* 1 when base_ and len_ never change after open (only read-write
+   * handles resize), and fixed_base_ and fixed_len_ then hold them as
+   * plain fields: nothing writes them after open, so the views read them
+   * without atomics and a compiler may keep them in registers across a
+   * loop of views. 0 before 1.2 (the handle is zeroed), and the views
+   * then read the atomic pair. */
+  unsigned char fixed_;
+  unsigned char *fixed_base_;
+  MMAPIO_ALIGN8_ uint64_t fixed_len_;
 } mmapio_map_head_;
 
 MMAPIO_STATIC_ASSERT_(
@@ -2419,7 +2428,10 @@ MMAPIO_STATIC_ASSERT_(
         offsetof(mmapio_map_head_, guarded_) == 20 &&
         offsetof(mmapio_map_head_, page_shift_) == 21 &&
         offsetof(mmapio_map_head_, touch_mapped_) == 22 &&
-        sizeof(mmapio_map_head_) == 24,
+        offsetof(mmapio_map_head_, fixed_) == 23 &&
+        offsetof(mmapio_map_head_, fixed_base_) == 24 &&
+        offsetof(mmapio_map_head_, fixed_len_) == 32 &&
+        sizeof(mmapio_map_head_) == 40,
     "the handle head has one layout in C and C++, 32- and 64-bit");
 
 /* How the snapshot below orders its two loads. On x86 the processor
@@ -2451,10 +2463,14 @@ MMAPIO_STATIC_ASSERT_(
  * length, and growth that moves publishes the new base (whose first
  * mapping is longer than any earlier length) before the new length. So a
  * base read after a length covers that length, whichever later base it
- * is. */
+ * is. A handle that never resizes gives its plain copies instead. */
 static inline unsigned char *mmapio_snapshot_(const mmapio_map *m,
                                               uint64_t *len) {
   const mmapio_map_head_ *h = (const mmapio_map_head_ *)(const void *)m;
+  if (h->fixed_) {
+    *len = h->fixed_len_;
+    return h->fixed_base_;
+  }
 #if MMAPIO_SNAPSHOT_TSO_
   *len = MMAPIO_LOAD_((const volatile MMAPIO_ATOMIC_(uint64_t) *)&h->len_,
                       relaxed);

@@ -107,6 +107,13 @@ static inline mmapio_mode mmi_mode(const mmapio_map *m) {
   return (mmapio_mode)m->head.mode_;
 }
 
+/* Whether a handle of this mode can change its length or base: only
+ * read-write handles resize. The others' extent is fixed at open, which
+ * the inline views rely on (mmapio_map_head_.fixed_). */
+static inline bool mmi_resizable(mmapio_mode mode) {
+  return mode == MMAPIO_MODE_RW;
+}
+
 /* The handle's current length (mmapio_len without the NULL check). */
 static inline uint64_t mmi_len(const mmapio_map *m) {
   return atomic_load_explicit(&((mmapio_map *)m)->head.len_,

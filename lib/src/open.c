@@ -52,7 +52,7 @@ static int check_existing_size(const char *fn, uint64_t size,
 static size_t reserve_for(mmapio_mode mode, size_t mapped, uint64_t asked) {
   size_t page = mmi_page();
   size_t r = mapped > page ? mapped : page;
-  if (mode != MMAPIO_MODE_RW)
+  if (!mmi_resizable(mode))
     return r;
   if (asked != 0) {
     uint64_t a = mmi_round_page(asked);
@@ -96,6 +96,9 @@ int mmi_map_fd(mmapio_map **out, int fd, const char *path,
   pthread_mutex_init(&m->mu, NULL);
   atomic_init(&m->head.base_, m->live.base);
   atomic_init(&m->head.len_, size);
+  m->head.fixed_ = !mmi_resizable(o->mode);
+  m->head.fixed_base_ = m->live.base;
+  m->head.fixed_len_ = size;
   atomic_init(&m->head.guarded_, false);
   for (size_t pg = mmi_page(); pg > 1; pg >>= 1)
     m->head.page_shift_++;

@@ -132,7 +132,7 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size, bool *moved) {
   if (m == NULL)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "mmapio_resize: m is NULL");
-  if (mmi_mode(m) != MMAPIO_MODE_RW)
+  if (!mmi_resizable(mmi_mode(m)))
     return mmi_fail(MMAPIO_E_INVALID_MODE, 0, NULL,
                     "mmapio_resize: only read-write mappings can be resized");
   if (new_size == 0 || new_size > mmapio_max_size())
