@@ -88,8 +88,12 @@ TEST_CASE("mmapio_view: a handle that cannot resize answers from the extent "
   Fixture f(mode);
   auto *h = reinterpret_cast<mmapio_map_head_ *>(f.m.get());
   const uint64_t n = kContent.size();
-  h->len_.store(0);
   const void *v = nullptr;
+  // Whichever pair a view reads holds the file's length and base.
+  CHECK_CODE(mmapio_view(f.m.get(), n, 1, &v), MMAPIO_E_OUT_OF_BOUNDS);
+  REQUIRE_OK(mmapio_view(f.m.get(), 0, static_cast<size_t>(n), &v));
+  CHECK(v == mmapio_base(f.m.get()));
+  h->len_.store(0);
   const int rc = mmapio_view(f.m.get(), n - 1, 1, &v);
   h->len_.store(n);
   if (mode == MMAPIO_MODE_RW) {

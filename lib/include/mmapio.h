@@ -2415,8 +2415,8 @@ typedef struct mmapio_map_head_ {
    * handles resize), and fixed_base_ and fixed_len_ then hold them as
    * plain fields: nothing writes them after open, so the views read them
    * without atomics and a compiler may keep them in registers across a
-   * loop of views. 0 before 1.2 (the handle is zeroed), and the views
-   * then read the atomic pair. */
+   * loop of views. 0 in handles of 1.0 (the handle is zeroed), whose
+   * views then read the atomic pair. */
   unsigned char fixed_;
   unsigned char *fixed_base_;
   MMAPIO_ALIGN8_ uint64_t fixed_len_;

@@ -96,9 +96,11 @@ int mmi_map_fd(mmapio_map **out, int fd, const char *path,
   pthread_mutex_init(&m->mu, NULL);
   atomic_init(&m->head.base_, m->live.base);
   atomic_init(&m->head.len_, size);
-  m->head.fixed_ = !mmi_resizable(o->mode);
-  m->head.fixed_base_ = m->live.base;
-  m->head.fixed_len_ = size;
+  if (!mmi_resizable(o->mode)) {
+    m->head.fixed_ = 1;
+    m->head.fixed_base_ = m->live.base;
+    m->head.fixed_len_ = size;
+  }
   atomic_init(&m->head.guarded_, false);
   for (size_t pg = mmi_page(); pg > 1; pg >>= 1)
     m->head.page_shift_++;
