@@ -144,7 +144,8 @@ int mmi_fail_bounds(const char *fn, uint64_t off, uint64_t len, uint64_t size);
 
 /*
  * An addressable (base, length) pair for readers, without a lock: the
- * length, then the base (see mmapio_snapshot_ and resize.c).
+ * length, then the base (see mmapio_snapshot_ and resize.c), or the
+ * copies fixed at open of a handle that never resizes.
  */
 static inline unsigned char *mmi_snapshot(const mmapio_map *m, uint64_t *len) {
   return mmapio_snapshot_(m, len);
