@@ -37,12 +37,13 @@ typedef struct mmi_region {
    * again (mapped == reserve: the file is mapped over all of it). */
 } mmi_region;
 
-/* Two ways to do the same work, and what each has cost per page lately
- * (ticks per page times 16, the lower envelope of recent calls; 0 when
- * never measured), as touch.c learns them. Updated without locks: a lost
- * update only delays learning. */
+/* Up to MMI_WAYS_MAX ways to do the same work, and what each has cost per
+ * page lately (ticks per page times 16, the lower quartile of recent
+ * calls; 0 when never measured), as touch.c learns them. Updated without
+ * locks: a lost update only delays learning. */
+#define MMI_WAYS_MAX 3u
 typedef struct mmi_choice {
-  _Atomic uint32_t cost[2];
+  _Atomic uint32_t cost[MMI_WAYS_MAX];
   _Atomic uint32_t calls;
 } mmi_choice;
 

@@ -4,10 +4,13 @@
  *
  * Three ways to fault pages in, whose costs depend on the processor, the
  * kernel and the state of the range:
- *  - a loop reading one byte per page, bare, or paced by a few stack
- *    round trips per page (over mapped pages the TLB does not hold, every
- *    load is a page walk; on some processors fewer walks in flight run
- *    faster, on others the pacing only slows the loop down);
+ *  - a loop reading one byte per page: bare, light (one more load per
+ *    page, of a stack slot) or paced (a few stack round trips per page).
+ *    Over mapped pages the TLB does not hold, every load is a page walk,
+ *    and the loads all fall in one cache set; which loop walks fastest
+ *    differs by processor (the bare loop on some, the light one on
+ *    others, the paced one where fewer walks in flight help), by more
+ *    than any constant could cover;
  *  - one MADV_POPULATE_READ call: over huge pages far faster than the
  *    loop (one step per huge page), over small pages already mapped far
  *    slower (a walk in the kernel per page), and over pages not mapped
@@ -15,17 +18,18 @@
  *    taken from user mode costs on this machine.
  * What holds everywhere is fixed: huge pages are populated, small mapped
  * pages are looped. What depends on the machine is measured, never set
- * by a constant: how to loop over mapped pages (bare or paced) and how to
- * fault in pages that are not mapped (loop or populate) are each a choice
- * between two ways, per size class of the range, whose cost per page the
+ * by a constant: how to loop over mapped pages (bare, light or paced) and
+ * how to fault in pages that are not mapped (loop or populate) are each a
+ * choice between ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work):
  * the loop's pace per process (it is the processor's), populate or loop
  * per handle (it is the file's: cached, on the device, or holes), with
  * what the process's other handles learned as the prior of a new one.
- * Now and then a call of a class times the other way too, on an eighth
+ * Now and then a call of a class times another way too, on an eighth
  * of the range, so a change of conditions is noticed: every 16th call
  * when the two cost about the same, rarer the more the other way costs
- * (MMI_EXPLORE_EVERY). A wrong estimate costs speed, never correctness.
+ * (MMI_EXPLORE_EVERY); with three ways, the two not chosen take turns. A wrong
+ * estimate costs speed, never correctness.
  *
  * How the state of a range is known, cheapest first:
  *  - ranges of up to MMAPIO_TOUCH_INLINE_PAGES_ pages, on a handle whose
@@ -82,7 +86,7 @@
 /* Learned choices                                                     */
 /* ------------------------------------------------------------------ */
 
-/* The loop over mapped pages, bare or paced, is the processor's choice:
+/* The loop over mapped pages, bare, light or paced, is the processor's choice:
  * learned per process. Pages not mapped are the file's: learned per
  * handle (mmapio_map.absent_ways), and also here, per process, as the
  * prior a handle goes by until it has measured for itself (absent_prior):
@@ -90,7 +94,9 @@
  * that call up to the slower way's price on an eighth of it, and most
  * handles touch a range once. */
 #define MMI_WAY_BARE 0u
-#define MMI_WAY_PACED 1u
+#define MMI_WAY_LIGHT 1u
+#define MMI_WAY_PACED 2u
+#define MMI_MAPPED_WAYS 3u
 #define MMI_WAY_POPULATE 0u
 #define MMI_WAY_LOOP 1u
 static mmi_choice mapped_ways[MMI_TOUCH_CLASSES];
@@ -107,16 +113,31 @@ static unsigned size_class(size_t pages) {
 
 typedef struct mmi_pick {
   unsigned way;   /* the way to do (most of) the work */
+  unsigned other; /* the way timed as well when other_too */
   bool other_too; /* time the other way as well */
   bool check;     /* a trusted run: time the first page */
 } mmi_pick;
 
-/* The pick for the n-th call of a class whose ways cost a and b (0: not
- * measured, which is timed at once). */
-static mmi_pick pick(uint32_t n, uint32_t a, uint32_t b) {
+/* The pick for the n-th call of a class whose `ways` ways cost cost[] (0:
+ * not measured, which is timed at once): the cheapest way, and as the
+ * other, a way not measured yet or else the ways not chosen in turn, one
+ * per block of as many calls as the rarest exploring spans (so that each
+ * is explored at its own rate within its block). */
+static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways) {
   mmi_pick p;
-  p.way = b == 0 || (a != 0 && a <= b) ? 0u : 1u;
-  uint32_t won = p.way == 0 ? a : b, lost = p.way == 0 ? b : a;
+  p.way = 0;
+  for (unsigned w = 1; w < ways; w++)
+    if (cost[w] != 0 && (cost[p.way] == 0 || cost[w] < cost[p.way]))
+      p.way = w;
+  unsigned turn =
+      (n / (MMI_EXPLORE_EVERY << MMI_EXPLORE_SHIFT_MAX)) % (ways - 1);
+  p.other = (p.way + 1 + turn) % ways;
+  for (unsigned w = 0; w < ways; w++)
+    if (w != p.way && cost[w] == 0) {
+      p.other = w;
+      break;
+    }
+  uint32_t won = cost[p.way], lost = cost[p.other];
   unsigned k = 0;
   while (k < MMI_EXPLORE_SHIFT_MAX && (uint64_t)won << k < lost)
     k++;
@@ -137,9 +158,12 @@ static uint32_t cost_of(const mmi_choice *c, unsigned way) {
   return atomic_load_explicit(&c->cost[way], memory_order_relaxed);
 }
 
-static mmi_pick choose(mmi_choice *c) {
+static mmi_pick choose(mmi_choice *c, unsigned ways) {
   uint32_t n = next_call(c);
-  return pick(n, cost_of(c, 0), cost_of(c, 1));
+  uint32_t cost[MMI_WAYS_MAX];
+  for (unsigned w = 0; w < ways; w++)
+    cost[w] = cost_of(c, w);
+  return pick(n, cost, ways);
 }
 
 /* A handle's pick for pages not mapped: its own costs, and for a way it
@@ -160,7 +184,7 @@ static mmi_pick choose_absent(mmi_choice *own, const mmi_choice *prior) {
   for (unsigned w = 0; w < 2 && alike; w++)
     if (cost[w] == 0)
       cost[w] = cost_of(prior, w);
-  return pick(n, cost[0], cost[1]);
+  return pick(n, cost, 2);
 }
 
 static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
@@ -171,22 +195,35 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
     rate = 1;
   if (rate > UINT32_MAX / 4)
     rate = UINT32_MAX / 4;
-  /* A faster call is believed at once, a slower one a sixteenth: on a
-   * shared machine a call now and then takes twice as long for reasons
-   * of its own (an interrupt, another process), and an average would let
-   * such a call flip the choice; a way that really got slower still
-   * raises its cost within a few dozen samples. */
+  /* The cost kept is the lower quartile of the calls' costs, tracked a
+   * step at a time: a call below it moves it down by up to 3/16 of it, a
+   * call above it up by up to 1/16, which settles where one call in four
+   * falls below. On a shared machine a call now and then takes twice as
+   * long for reasons of its own (an interrupt, another process): such a
+   * call moves the figure a sixteenth, where an average would let it flip
+   * the choice. A way that really got slower still raises its cost
+   * within a dozen calls. The lowest call alone (what this kept before)
+   * favoured the way with the widest spread, and the way timed most
+   * often, over the way that is usually faster (PERFORMANCE.md, "Why the
+   * library does what it does"). */
   uint32_t old = atomic_load_explicit(&c->cost[way], memory_order_relaxed);
-  uint32_t next = old == 0 || rate <= old
-                      ? (uint32_t)rate
-                      : old + (uint32_t)((rate - old + 15) / 16);
+  uint32_t next;
+  if (old == 0) {
+    next = (uint32_t)rate;
+  } else if (rate < old) {
+    uint32_t step = old * 3u / 16u + 1u;
+    next = old - rate < step ? (uint32_t)rate : old - step;
+  } else {
+    uint32_t step = old / 16u + 1u;
+    next = rate - old < step ? (uint32_t)rate : old + step;
+  }
   atomic_store_explicit(&c->cost[way], next == 0 ? 1 : next,
                         memory_order_relaxed);
 }
 
 static void forget_choices(void) {
   for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++)
-    for (unsigned w = 0; w < 2; w++) {
+    for (unsigned w = 0; w < MMI_WAYS_MAX; w++) {
       atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
       atomic_store_explicit(&absent_prior[i].cost[w], 0, memory_order_relaxed);
     }
@@ -196,22 +233,28 @@ static void forget_choices(void) {
 /* The ways                                                            */
 /* ------------------------------------------------------------------ */
 
-/* One load per page, paced by `pace` stack round trips per page. The
- * loads are volatile, so the compiler keeps every one, and their bytes
- * are summed into a volatile local: on some processors a loop whose
- * loads feed an add walks mapped pages faster than the same loads left
- * unused (PERFORMANCE.md, "Why the library does what it does"). */
+/* One load per page, the way `way` says: bare; light, one more load per
+ * page, of a stack slot (volatile, so it stays in the loop); or paced by
+ * MMI_TOUCH_PACE stack round trips per page. The loads are volatile, so
+ * the compiler keeps every one, and their bytes are summed into a
+ * volatile local: on some processors a loop whose loads feed an add
+ * walks mapped pages faster than the same loads left unused
+ * (PERFORMANCE.md, "Why the library does what it does"). */
 static void touch_loop(const unsigned char *p, size_t len, size_t page,
-                       unsigned pace) {
+                       unsigned way) {
   const volatile unsigned char *v = p;
   unsigned sum = 0;
-  if (pace == 0) {
+  if (way == MMI_WAY_BARE) {
     for (size_t i = 0; i < len; i += page)
       sum += v[i];
+  } else if (way == MMI_WAY_LIGHT) {
+    volatile unsigned slot = 0;
+    for (size_t i = 0; i < len; i += page)
+      sum += v[i] + slot;
   } else {
     for (size_t i = 0; i < len; i += page) {
       sum += v[i];
-      for (volatile unsigned k = 0; k < pace; k++) {
+      for (volatile unsigned k = 0; k < MMI_TOUCH_PACE; k++) {
       }
     }
   }
@@ -265,34 +308,33 @@ static size_t explore_len(size_t len, size_t page) {
 }
 
 /* Mapped small pages, at least MMI_TOUCH_TIMED_PAGES of them: the loop,
- * bare or paced, the way p says (c is their size class). */
+ * bare, light or paced, the way p says (c is their size class). */
 static void mapped_ways_run(mmi_span s, size_t page, mmi_choice *c,
                             mmi_pick p) {
-  unsigned pace[2] = {0, MMI_TOUCH_PACE};
   if (!p.other_too) {
-    touch_loop(s.start, s.len, page, pace[p.way]);
+    touch_loop(s.start, s.len, page, p.way);
     return;
   }
   size_t part = explore_len(s.len, page);
   uint64_t t0 = mmi_os_ticks();
-  touch_loop(s.start, part, page, pace[1 - p.way]);
+  touch_loop(s.start, part, page, p.other);
   uint64_t t1 = mmi_os_ticks();
-  learn(c, 1 - p.way, t1 - t0, part / page);
+  learn(c, p.other, t1 - t0, part / page);
   if (part == s.len)
     return;
-  touch_loop(s.start + part, s.len - part, page, pace[p.way]);
+  touch_loop(s.start + part, s.len - part, page, p.way);
   learn(c, p.way, mmi_os_ticks() - t1, (s.len - part) / page);
 }
 
-/* Mapped small pages: the loop, bare or paced, as learned. */
+/* Mapped small pages: the loop, bare, light or paced, as learned. */
 static void mapped_run(mmi_span s, size_t page) {
   size_t pages = s.len / page;
   if (pages < MMI_TOUCH_TIMED_PAGES) {
-    touch_loop(s.start, s.len, page, 0);
+    touch_loop(s.start, s.len, page, MMI_WAY_BARE);
     return;
   }
   mmi_choice *c = &mapped_ways[size_class(pages)];
-  mapped_ways_run(s, page, c, choose(c));
+  mapped_ways_run(s, page, c, choose(c, MMI_MAPPED_WAYS));
 }
 
 /* What a way cost over pages not mapped: learned by the handle (c) and
@@ -323,7 +365,7 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
                           memory_order_relaxed);
   }
   uint64_t t0 = mmi_os_ticks();
-  touch_loop(s.start, s.len, page, 0);
+  touch_loop(s.start, s.len, page, MMI_WAY_BARE);
   learn_absent(c, prior, MMI_WAY_LOOP, mmi_os_ticks() - t0, pages);
   return 0;
 }
@@ -337,7 +379,7 @@ static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
   if (!p.other_too)
     return absent_way(fn, s, page, p.way, c, prior);
   size_t part = explore_len(s.len, page);
-  int rc = absent_way(fn, sub_span(s, 0, part), page, 1 - p.way, c, prior);
+  int rc = absent_way(fn, sub_span(s, 0, part), page, p.other, c, prior);
   if (rc != 0 || part == s.len)
     return rc;
   return absent_way(fn, sub_span(s, part, s.len), page, p.way, c, prior);
@@ -397,7 +439,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
 static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
                        size_t page, size_t pages) {
   mmi_choice *c = &mapped_ways[size_class(pages)];
-  mmi_pick p = choose(c);
+  mmi_pick p = choose(c, MMI_MAPPED_WAYS);
   if ((p.check || p.other_too) && first_page_faults(s)) {
     set_mapped_hint(m, false);
     return absent_run(fn, m, sub_span(s, page, s.len), page);
@@ -423,7 +465,7 @@ static int hinted_range(const char *fn, const mmapio_map *m, mmi_span s,
     set_mapped_hint(m, mapped);
   }
   if (mapped) {
-    touch_loop(s.start, s.len, page, 0);
+    touch_loop(s.start, s.len, page, MMI_WAY_BARE);
     return 0;
   }
   return absent_run(fn, m, s, page);
@@ -561,7 +603,7 @@ static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
       uint64_t took;
       rc = populate(fn, run, &took);
       if (rc == 1) {
-        touch_loop(run.start, run.len, page, 0);
+        touch_loop(run.start, run.len, page, MMI_WAY_BARE);
         rc = 0;
       } else if (rc == 0 && !populate_was_huge(run.len, took)) {
         slow |= bits; /* not all huge, or not all resident */
