@@ -2,8 +2,8 @@
  * touch_pages: fault every page of a range in, the fastest way per call,
  * and the residency query.
  *
- * Three ways to fault pages in, whose costs depend on the processor, the
- * kernel and the state of the range:
+ * Two kinds of ways to fault pages in, whose costs depend on the
+ * processor, the kernel and the state of the range:
  *  - a loop reading one byte per page: bare, light (one more load per
  *    page, of a stack slot) or paced (a few stack round trips per page).
  *    Over mapped pages the TLB does not hold, every load is a page walk,
@@ -22,14 +22,15 @@
  * how to fault in pages that are not mapped (loop or populate) are each a
  * choice between ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work):
- * the loop's pace per process (it is the processor's), populate or loop
+ * the loop's way per process (it is the processor's), populate or loop
  * per handle (it is the file's: cached, on the device, or holes), with
  * what the process's other handles learned as the prior of a new one.
  * Now and then a call of a class times another way too, on an eighth
  * of the range, so a change of conditions is noticed: every 16th call
  * when the two cost about the same, rarer the more the other way costs
- * (MMI_EXPLORE_EVERY); with three ways, the two not chosen take turns. A wrong
- * estimate costs speed, never correctness.
+ * (MMI_EXPLORE_EVERY). With three ways, the two not chosen take turns in
+ * blocks of 1024 calls, so each is timed half as often. A wrong estimate
+ * costs speed, never correctness.
  *
  * How the state of a range is known, cheapest first:
  *  - ranges of up to MMAPIO_TOUCH_INLINE_PAGES_ pages, on a handle whose
@@ -75,10 +76,11 @@
 /* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
 /* Every this many calls of a size class, a trusted run times its first
- * page, and the way not chosen is timed when it costs about what the
+ * page, and a way not chosen is timed when it costs about what the
  * chosen one does. The more it costs, the rarer: every 16 << k calls,
  * 2^k its cost over the chosen way's, so timing it on an eighth of a
- * range stays under 1/128 of the calls' time. */
+ * range stays under 1/128 of the calls' time (with three ways, each not
+ * chosen is timed so in every other block of 1024 calls). */
 #define MMI_EXPLORE_EVERY 16u
 #define MMI_EXPLORE_SHIFT_MAX 6u
 
@@ -97,6 +99,8 @@
 #define MMI_WAY_LIGHT 1u
 #define MMI_WAY_PACED 2u
 #define MMI_MAPPED_WAYS 3u
+_Static_assert(MMI_MAPPED_WAYS >= 2 && MMI_MAPPED_WAYS <= MMI_WAYS_MAX,
+               "the ways over mapped pages fit an mmi_choice");
 #define MMI_WAY_POPULATE 0u
 #define MMI_WAY_LOOP 1u
 static mmi_choice mapped_ways[MMI_TOUCH_CLASSES];
@@ -197,12 +201,12 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
     rate = UINT32_MAX / 4;
   /* The cost kept is the lower quartile of the calls' costs, tracked a
    * step at a time: a call below it moves it down by up to 3/16 of it, a
-   * call above it up by up to 1/16, which settles where one call in four
-   * falls below. On a shared machine a call now and then takes twice as
+   * call above it up by up to 1/16, which settles about where one call
+   * in four falls below. On a shared machine a call now and then takes twice as
    * long for reasons of its own (an interrupt, another process): such a
    * call moves the figure a sixteenth, where an average would let it flip
-   * the choice. A way that really got slower still raises its cost
-   * within a dozen calls. The lowest call alone (what this kept before)
+   * the choice. A way that really got twice as slow doubles its cost
+   * within a dozen timed calls. The lowest call alone (what this kept before)
    * favoured the way with the widest spread, and the way timed most
    * often, over the way that is usually faster (PERFORMANCE.md, "Why the
    * library does what it does"). */
@@ -221,12 +225,17 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
                         memory_order_relaxed);
 }
 
+/* Forgets the costs and the call counts, so that the next call of each
+ * class is its first. */
 static void forget_choices(void) {
-  for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++)
+  for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++) {
     for (unsigned w = 0; w < MMI_WAYS_MAX; w++) {
       atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
       atomic_store_explicit(&absent_prior[i].cost[w], 0, memory_order_relaxed);
     }
+    atomic_store_explicit(&mapped_ways[i].calls, 0, memory_order_relaxed);
+    atomic_store_explicit(&absent_prior[i].calls, 0, memory_order_relaxed);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -431,7 +440,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
 
 /* A range of at least MMI_TOUCH_TIMED_PAGES pages last seen mapped. The
  * hint is trusted, with no look first: every MMI_EXPLORE_EVERY-th call
- * of a size class, and every call that times the way not chosen, times
+ * of a size class, and every call that times a way not chosen, times
  * the first page, and a fault there (the pages were dropped since: reclaim, or
  * an madvise the library did not make) sends the rest the way of pages not
  * mapped and clears the hint. Until such a call comes, dropped pages are
