@@ -28,9 +28,10 @@
  * Now and then a call of a class times another way too, on an eighth
  * of the range, so a change of conditions is noticed: every 16th call
  * when the two cost about the same, rarer the more the other way costs
- * (MMI_EXPLORE_EVERY). With three ways, the two not chosen take turns in
- * blocks of 1024 calls, so each is timed half as often. A wrong estimate
- * costs speed, never correctness.
+ * (MMI_EXPLORE_EVERY); the loops over mapped pages time a way alone over
+ * the whole range instead, eight times rarer. With three ways, the two
+ * not chosen take turns in blocks of calls, so each is timed half as
+ * often. A wrong estimate costs speed, never correctness.
  *
  * How the state of a range is known, cheapest first:
  *  - ranges of up to MMAPIO_TOUCH_INLINE_PAGES_ pages, on a handle whose
@@ -83,6 +84,11 @@
  * chosen is timed so in every other block of 1024 calls). */
 #define MMI_EXPLORE_EVERY 16u
 #define MMI_EXPLORE_SHIFT_MAX 6u
+/* The loops over mapped pages time a way not chosen over the whole range
+ * (see mapped_ways_run), eight times the work of an eighth: so they do
+ * it eight times rarer, every 128 << k calls, which keeps exploring
+ * under 1/128 of the calls' time too. */
+#define MMI_MAPPED_EXPLORE_EVERY (8u * MMI_EXPLORE_EVERY)
 
 /* ------------------------------------------------------------------ */
 /* Learned choices                                                     */
@@ -126,15 +132,16 @@ typedef struct mmi_pick {
  * not measured, which is timed at once): the cheapest way, and as the
  * other, a way not measured yet or else the ways not chosen in turn, one
  * per block of as many calls as the rarest exploring spans (so that each
- * is explored at its own rate within its block). */
-static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways) {
+ * is explored at its own rate within its block), every `base` << k calls
+ * (a power of two). */
+static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways,
+                     uint32_t base) {
   mmi_pick p;
   p.way = 0;
   for (unsigned w = 1; w < ways; w++)
     if (cost[w] != 0 && (cost[p.way] == 0 || cost[w] < cost[p.way]))
       p.way = w;
-  unsigned turn =
-      (n / (MMI_EXPLORE_EVERY << MMI_EXPLORE_SHIFT_MAX)) % (ways - 1);
+  unsigned turn = (n / (base << MMI_EXPLORE_SHIFT_MAX)) % (ways - 1);
   p.other = (p.way + 1 + turn) % ways;
   for (unsigned w = 0; w < ways; w++)
     if (w != p.way && cost[w] == 0) {
@@ -145,7 +152,7 @@ static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways) {
   unsigned k = 0;
   while (k < MMI_EXPLORE_SHIFT_MAX && (uint64_t)won << k < lost)
     k++;
-  uint32_t every = MMI_EXPLORE_EVERY << k;
+  uint32_t every = base << k;
   p.check = n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
   p.other_too = lost == 0 || (n & (every - 1)) == every - 1;
   return p;
@@ -162,12 +169,13 @@ static uint32_t cost_of(const mmi_choice *c, unsigned way) {
   return atomic_load_explicit(&c->cost[way], memory_order_relaxed);
 }
 
-static mmi_pick choose(mmi_choice *c, unsigned ways) {
+/* The pick among the ways over mapped pages. */
+static mmi_pick choose_mapped(mmi_choice *c) {
   uint32_t n = next_call(c);
-  uint32_t cost[MMI_WAYS_MAX];
-  for (unsigned w = 0; w < ways; w++)
+  uint32_t cost[MMI_MAPPED_WAYS];
+  for (unsigned w = 0; w < MMI_MAPPED_WAYS; w++)
     cost[w] = cost_of(c, w);
-  return pick(n, cost, ways);
+  return pick(n, cost, MMI_MAPPED_WAYS, MMI_MAPPED_EXPLORE_EVERY);
 }
 
 /* A handle's pick for pages not mapped: its own costs, and for a way it
@@ -188,7 +196,7 @@ static mmi_pick choose_absent(mmi_choice *own, const mmi_choice *prior) {
   for (unsigned w = 0; w < 2 && alike; w++)
     if (cost[w] == 0)
       cost[w] = cost_of(prior, w);
-  return pick(n, cost, 2);
+  return pick(n, cost, 2, MMI_EXPLORE_EVERY);
 }
 
 static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
@@ -309,30 +317,35 @@ static mmi_span sub_span(mmi_span s, size_t from, size_t to) {
   return r;
 }
 
-/* The part of a run that the way not chosen is timed on: an eighth of
- * it, in whole pages, or all of it when that is too small to say much. */
+/* The part of a run of pages not mapped that the way not chosen is timed
+ * on: an eighth of it, in whole pages, or all of it when that is too
+ * small to say much. (Populate and the loop fault pages in at a rate
+ * that does not depend on how many there are; a loop over mapped pages
+ * does, and is timed over whole ranges: mapped_ways_run.) */
 static size_t explore_len(size_t len, size_t page) {
   size_t part = len / 8 / page * page;
   return part < 8 * page ? len : part;
 }
 
 /* Mapped small pages, at least MMI_TOUCH_TIMED_PAGES of them: the loop,
- * bare, light or paced, the way p says (c is their size class). */
+ * bare, light or paced, the way p says (c is their size class). A way is
+ * timed over the whole range, never a part: how fast a loop walks mapped
+ * pages depends on how many it walks (how many the TLB holds), so an
+ * eighth's rate is not the whole range's, and two ways timed on parts of
+ * different lengths were compared wrongly (PERFORMANCE.md, "Why the
+ * library does what it does"). A call that explores runs the other way
+ * alone; a checking call (every MMI_EXPLORE_EVERY-th) times the chosen
+ * one; the rest read no clock. */
 static void mapped_ways_run(mmi_span s, size_t page, mmi_choice *c,
                             mmi_pick p) {
-  if (!p.other_too) {
-    touch_loop(s.start, s.len, page, p.way);
+  unsigned way = p.other_too ? p.other : p.way;
+  if (!p.other_too && !p.check) {
+    touch_loop(s.start, s.len, page, way);
     return;
   }
-  size_t part = explore_len(s.len, page);
   uint64_t t0 = mmi_os_ticks();
-  touch_loop(s.start, part, page, p.other);
-  uint64_t t1 = mmi_os_ticks();
-  learn(c, p.other, t1 - t0, part / page);
-  if (part == s.len)
-    return;
-  touch_loop(s.start + part, s.len - part, page, p.way);
-  learn(c, p.way, mmi_os_ticks() - t1, (s.len - part) / page);
+  touch_loop(s.start, s.len, page, way);
+  learn(c, way, mmi_os_ticks() - t0, s.len / page);
 }
 
 /* Mapped small pages: the loop, bare, light or paced, as learned. */
@@ -343,7 +356,7 @@ static void mapped_run(mmi_span s, size_t page) {
     return;
   }
   mmi_choice *c = &mapped_ways[size_class(pages)];
-  mapped_ways_run(s, page, c, choose(c, MMI_MAPPED_WAYS));
+  mapped_ways_run(s, page, c, choose_mapped(c));
 }
 
 /* What a way cost over pages not mapped: learned by the handle (c) and
@@ -448,7 +461,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
 static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
                        size_t page, size_t pages) {
   mmi_choice *c = &mapped_ways[size_class(pages)];
-  mmi_pick p = choose(c, MMI_MAPPED_WAYS);
+  mmi_pick p = choose_mapped(c);
   if ((p.check || p.other_too) && first_page_faults(s)) {
     set_mapped_hint(m, false);
     return absent_run(fn, m, sub_span(s, page, s.len), page);
