@@ -4,11 +4,12 @@
  *
  * Two kinds of ways to fault pages in, whose costs depend on the
  * processor, the kernel and the state of the range:
- *  - a loop reading one byte per page: bare, light (one more load per
- *    page, of a stack slot) or paced (a few stack round trips per page).
+ *  - a loop reading one byte per page: bare, checked (the mapping's
+ *    extent read again from the handle on every page, as a loop of
+ *    mmapio_read does) or paced (a few stack round trips per page).
  *    Over mapped pages the TLB does not hold, every load is a page walk,
  *    and the loads all fall in one cache set; which loop walks fastest
- *    differs by processor (the bare loop on some, the light one on
+ *    differs by processor (the bare loop on some, the checked one on
  *    others, the paced one where fewer walks in flight help), by more
  *    than any constant could cover;
  *  - one MADV_POPULATE_READ call: over huge pages far faster than the
@@ -18,7 +19,7 @@
  *    taken from user mode costs on this machine.
  * What holds everywhere is fixed: huge pages are populated, small mapped
  * pages are looped. What depends on the machine is measured, never set
- * by a constant: how to loop over mapped pages (bare, light or paced) and
+ * by a constant: how to loop over mapped pages (bare, checked or paced) and
  * how to fault in pages that are not mapped (loop or populate) are each a
  * choice between ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work):
@@ -94,15 +95,15 @@
 /* Learned choices                                                     */
 /* ------------------------------------------------------------------ */
 
-/* The loop over mapped pages, bare, light or paced, is the processor's choice:
- * learned per process. Pages not mapped are the file's: learned per
+/* The loop over mapped pages, bare, checked or paced, is the processor's
+ * choice: learned per process. Pages not mapped are the file's: learned per
  * handle (mmapio_map.absent_ways), and also here, per process, as the
  * prior a handle goes by until it has measured for itself (absent_prior):
  * timing the way not chosen on a new handle's first call would cost
  * that call up to the slower way's price on an eighth of it, and most
  * handles touch a range once. */
 #define MMI_WAY_BARE 0u
-#define MMI_WAY_LIGHT 1u
+#define MMI_WAY_CHECKED 1u
 #define MMI_WAY_PACED 2u
 #define MMI_MAPPED_WAYS 3u
 _Static_assert(MMI_MAPPED_WAYS >= 2 && MMI_MAPPED_WAYS <= MMI_WAYS_MAX,
@@ -250,8 +251,7 @@ static void forget_choices(void) {
 /* The ways                                                            */
 /* ------------------------------------------------------------------ */
 
-/* One load per page, the way `way` says: bare; light, one more load per
- * page, of a stack slot (volatile, so it stays in the loop); or paced by
+/* One load per page, the way `way` says: bare, or paced by
  * MMI_TOUCH_PACE stack round trips per page. The loads are volatile, so
  * the compiler keeps every one, and their bytes are summed into a
  * volatile local: on some processors a loop whose loads feed an add
@@ -264,10 +264,6 @@ static void touch_loop(const unsigned char *p, size_t len, size_t page,
   if (way == MMI_WAY_BARE) {
     for (size_t i = 0; i < len; i += page)
       sum += v[i];
-  } else if (way == MMI_WAY_LIGHT) {
-    volatile unsigned slot = 0;
-    for (size_t i = 0; i < len; i += page)
-      sum += v[i] + slot;
   } else {
     for (size_t i = 0; i < len; i += page) {
       sum += v[i];
@@ -277,6 +273,38 @@ static void touch_loop(const unsigned char *p, size_t len, size_t page,
   }
   volatile unsigned kept = sum;
   (void)kept;
+}
+
+/* The checked loop: per page, the mapping's base and length read again
+ * from the handle (through a volatile pointer, so that the compiler keeps
+ * neither in a register), a stop at the length, and the load at that
+ * base: the shape of a loop of one mmapio_read per page. On some
+ * processors a loop whose every load waits for the handle's fields walks
+ * mapped pages faster than one that keeps the base in a register
+ * (PERFORMANCE.md, "Why the library does what it does"). A shrink that
+ * cuts the range meanwhile ends the loop early: nothing is left to
+ * touch there. */
+static void touch_checked(const mmapio_map *m, mmi_span s, size_t page) {
+  const mmapio_map *volatile handle = m;
+  unsigned sum = 0;
+  for (size_t i = 0; i < s.len; i += page) {
+    uint64_t n;
+    const unsigned char *b = mmi_snapshot(handle, &n);
+    if (MMI_UNLIKELY(s.off + i >= n))
+      break;
+    sum += *(const volatile unsigned char *)(b + s.off + i);
+  }
+  volatile unsigned kept = sum;
+  (void)kept;
+}
+
+/* The loop over mapped pages that `way` names. */
+static void mapped_way(const mmapio_map *m, mmi_span s, size_t page,
+                       unsigned way) {
+  if (way == MMI_WAY_CHECKED)
+    touch_checked(m, s, page);
+  else
+    touch_loop(s.start, s.len, page, way);
 }
 
 static int fail_populate(const char *fn, int e, mmi_span s) {
@@ -328,7 +356,7 @@ static size_t explore_len(size_t len, size_t page) {
 }
 
 /* Mapped small pages, at least MMI_TOUCH_TIMED_PAGES of them: the loop,
- * bare, light or paced, the way p says (c is their size class). A way is
+ * bare, checked or paced, the way p says (c is their size class). A way is
  * timed over the whole range, never a part: how fast a loop walks mapped
  * pages depends on how many it walks (how many the TLB holds), so an
  * eighth's rate is not the whole range's, and two ways timed on parts of
@@ -336,27 +364,27 @@ static size_t explore_len(size_t len, size_t page) {
  * library does what it does"). A call that explores runs the other way
  * alone; a checking call (every MMI_EXPLORE_EVERY-th) times the chosen
  * one; the rest read no clock. */
-static void mapped_ways_run(mmi_span s, size_t page, mmi_choice *c,
-                            mmi_pick p) {
+static void mapped_ways_run(const mmapio_map *m, mmi_span s, size_t page,
+                            mmi_choice *c, mmi_pick p) {
   unsigned way = p.other_too ? p.other : p.way;
   if (!p.other_too && !p.check) {
-    touch_loop(s.start, s.len, page, way);
+    mapped_way(m, s, page, way);
     return;
   }
   uint64_t t0 = mmi_os_ticks();
-  touch_loop(s.start, s.len, page, way);
+  mapped_way(m, s, page, way);
   learn(c, way, mmi_os_ticks() - t0, s.len / page);
 }
 
-/* Mapped small pages: the loop, bare, light or paced, as learned. */
-static void mapped_run(mmi_span s, size_t page) {
+/* Mapped small pages: the loop, bare, checked or paced, as learned. */
+static void mapped_run(const mmapio_map *m, mmi_span s, size_t page) {
   size_t pages = s.len / page;
   if (pages < MMI_TOUCH_TIMED_PAGES) {
     touch_loop(s.start, s.len, page, MMI_WAY_BARE);
     return;
   }
   mmi_choice *c = &mapped_ways[size_class(pages)];
-  mapped_ways_run(s, page, c, choose_mapped(c));
+  mapped_ways_run(m, s, page, c, choose_mapped(c));
 }
 
 /* What a way cost over pages not mapped: learned by the handle (c) and
@@ -445,7 +473,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
   set_mapped_hint(m, !faulted);
   mmi_span rest = sub_span(s, page, s.len);
   if (!faulted) {
-    mapped_run(rest, page);
+    mapped_run(m, rest, page);
     return 0;
   }
   return rest.len == 0 ? 0 : absent_run(fn, m, rest, page);
@@ -466,7 +494,7 @@ static int trusted_run(const char *fn, const mmapio_map *m, mmi_span s,
     set_mapped_hint(m, false);
     return absent_run(fn, m, sub_span(s, page, s.len), page);
   }
-  mapped_ways_run(s, page, c, p);
+  mapped_ways_run(m, s, page, c, p);
   return 0;
 }
 
@@ -634,7 +662,7 @@ static int huge_range(const char *fn, const mmapio_map *m, mmi_span s,
     }
     case MMI_PAGE_SMALL:
       any_mapped = true;
-      mapped_run(run, page);
+      mapped_run(m, run, page);
       break;
     case MMI_PAGE_ABSENT:
       any_absent = true;
