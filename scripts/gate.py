@@ -4,6 +4,8 @@
 usage: scripts/gate.py gate1 [--config perf/gates.json] [--checks REGEX]
                              [--machine machine.txt] [RERUN OPTIONS] [--out PREFIX]
                              RUN.json...
+       scripts/gate.py spec [--config perf/gates.json] [--machine machine.txt]
+                            [RERUN OPTIONS] [--out PREFIX] RUN.json...
        scripts/gate.py gate2 [--threshold 0.15] [--exclude REGEX] [RERUN OPTIONS]
                              [--out PREFIX] --base B.json... --current C.json...
 RERUN OPTIONS: [--rerun-bin BIN | --rerun-base-bin BIN --rerun-current-bin BIN]
@@ -14,6 +16,10 @@ gate1  Within one run: each gated speedup of the library (slow path / fast
        path) is at least min_fraction of the same speedup between the raw
        floors, and each gated library path is within its target ratio of
        its floor (perf/gates.json, "gate1").
+spec   Within one run: every library benchmark with a SPEC ratio target
+       (perf/gates.json, "targets"), judged as gate 1 judges its targets
+       (below), for the report: its exit status is 0 when targets are
+       missed (they are listed), 2 on a harness error.
 gate2  Same machine, two builds run interleaved: no library benchmark more
        than --threshold (15 %) slower than in the base build. Only the
        library's rows (BM_*_mmapio) are judged; the floors and peers run the
@@ -612,30 +618,65 @@ def gate1(run, config, checks_re=None):
             name = "%s%s" % (t["op"], v)
             if want and not want.search(name):
                 continue
-            lib = run.get(t["op"], "mmapio", v)
-            flo = run.floor(t["op"], v, t.get("floor", "floor"))
-            bad = [(k, usable(b)) for k, b in (("library", lib), ("floor", flo)) if usable(b)]
-            if bad:
-                st, msg = missing_status(run, t.get("api"), "; ".join("%s %s" % kb for kb in bad))
-                if bad[0][1] != "missing" and st == "SKIP":
-                    st = "ERROR"
-                checks.append(Check("target", name, st, msg))
-                continue
-            ratio = lib.median / flo.median
-            ok = ratio <= t["max"]
-            msg = "library / %s = %.3f (target <= %.2f)" % (
-                flo.name.split("/")[0].replace("BM_", ""), ratio, t["max"])
-            floors = ([b.name for b in run.floors(t["op"], v)]
-                      if t.get("floor") == "best" else [flo.name])
-            c = Check("target", name, "PASS" if ok else None, msg, {
-                "ratio": ratio, "max": t["max"], "floor": flo.name,
-                "library_ns": lib.median, "floor_ns": flo.median,
-            })
-            if not ok:
-                c.contrast = Contrast([(1, "run", [lib.name]), (-1, "run", floors)],
-                                      math.log(t["max"]), math.exp, t["max"])
-                c.ctx = lib.context
-            checks.append(c)
+            checks.append(target_check(run, "target", name, t, v))
+    return checks
+
+
+def target_check(run, suite, name, t, v):
+    """Library BM_<op>_mmapio<v> against its floor (t: a target of
+    perf/gates.json), on the medians; a miss is left undecided (status
+    None, with the contrast resolve() decides)."""
+    lib = run.get(t["op"], "mmapio", v)
+    flo = run.floor(t["op"], v, t.get("floor", "floor"))
+    bad = [(k, usable(b)) for k, b in (("library", lib), ("floor", flo)) if usable(b)]
+    if bad:
+        st, msg = missing_status(run, t.get("api"), "; ".join("%s %s" % kb for kb in bad))
+        if bad[0][1] != "missing" and st == "SKIP":
+            st = "ERROR"
+        return Check(suite, name, st, msg)
+    ratio = lib.median / flo.median
+    ok = ratio <= t["max"]
+    msg = "library / %s = %.3f (target <= %.2f)" % (
+        flo.name.split("/")[0].replace("BM_", ""), ratio, t["max"])
+    floors = ([b.name for b in run.floors(t["op"], v)]
+              if t.get("floor") == "best" else [flo.name])
+    c = Check(suite, name, "PASS" if ok else None, msg, {
+        "ratio": ratio, "max": t["max"], "floor": flo.name,
+        "library_ns": lib.median, "floor_ns": flo.median,
+    })
+    if not ok:
+        c.contrast = Contrast([(1, "run", [lib.name]), (-1, "run", floors)],
+                              math.log(t["max"]), math.exp, t["max"])
+        c.ctx = lib.context
+    return c
+
+
+def find_target(entries, op, variant):
+    """The SPEC target (an entry of perf/gates.json "targets") that
+    applies to BM_<op>_mmapio<variant>: the first whose op matches and
+    whose variants ("*" or patterns matched whole) cover it; None if none."""
+    for t in entries:
+        if t["op"] != op:
+            continue
+        spec = t.get("variants", "*")
+        if spec == "*" or any(re.fullmatch(p, variant) for p in spec):
+            return t
+    return None
+
+
+def spec_checks(run, config):
+    """Every library benchmark of the run with a SPEC ratio target, on the
+    medians (the targets of perf/gates.json, which gate 1 gates only in
+    part); what misses is left for resolve() to decide."""
+    entries = config.get("targets", [])
+    checks = []
+    for b in sorted(run.benches.values(), key=lambda b: b.name):
+        if b.impl != "mmapio" or b.op is None:
+            continue
+        t = find_target(entries, b.op, b.variant)
+        if t is None or t.get("max") is None:
+            continue
+        checks.append(target_check(run, "spec", b.name, t, b.variant))
     return checks
 
 
@@ -860,6 +901,10 @@ def exit_status(checks):
 
 
 SKIPPED = ("SKIP", "NEW", "GONE")
+# What an exit status means: the gates fail on a miss; the SPEC report
+# (spec) only says what was missed.
+STATUS_TEXT = {"gate": {0: "pass", 1: "regression", 2: "harness error"},
+               "spec": {0: "every target met", 1: "targets missed", 2: "harness error"}}
 
 
 def write_outputs(prefix, gate, checks, status, notes, extra):
@@ -868,7 +913,7 @@ def write_outputs(prefix, gate, checks, status, notes, extra):
         os.makedirs(d, exist_ok=True)
     doc = {
         "gate": gate,
-        "status": {0: "pass", 1: "regression", 2: "harness error"}[status],
+        "status": STATUS_TEXT.get(gate, STATUS_TEXT["gate"])[status],
         "exit_status": status,
         **extra,
         "notes": notes,
@@ -924,6 +969,9 @@ def report(gate, checks, status, notes, prefix):
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join("%d %s" % (v, k.lower()) for k, v in sorted(counts.items()))
     verdict = {0: "PASS", 1: "FAIL (regression)", 2: "ERROR (harness)"}[status]
+    if gate == "spec":
+        verdict = {0: "every target met", 1: "targets missed (reported, not gated)",
+                   2: "ERROR (harness)"}[status]
     print("%s: %s -- %s" % (gate, verdict, summary))
     failed = [c.name for c in checks if c.status == "FAIL"]
     if failed:
@@ -967,6 +1015,13 @@ def main(argv):
     g1.add_argument("--rerun-bin", help="the harness binary that made the run")
     add_rerun_args(g1)
     g1.add_argument("runs", nargs="+")
+    sp = sub.add_parser("spec", help="every SPEC target within one run, decided "
+                        "like gate 1 (reported, not gated)")
+    sp.add_argument("--config", default=default_cfg)
+    sp.add_argument("--machine", help="the run's machine.txt, recorded in the verdict")
+    sp.add_argument("--rerun-bin", help="the harness binary that made the run")
+    add_rerun_args(sp)
+    sp.add_argument("runs", nargs="+")
     g2 = sub.add_parser("gate2", help="current vs base, interleaved runs")
     g2.add_argument("--base", nargs="+", required=True)
     g2.add_argument("--current", nargs="+", required=True)
@@ -986,7 +1041,7 @@ def main(argv):
     except ValueError:
         ap.error("--rerun-reps: a comma-separated list of repetitions")
     try:
-        if gate == "gate1":
+        if gate in ("gate1", "spec"):
             if a.machine:
                 extra["machine"] = machine_info.identity(machine_info.read(a.machine))
             try:
@@ -1007,13 +1062,15 @@ def main(argv):
             if a.rerun_bin:
                 rerunner = Rerunner({"run": a.rerun_bin}, a.rerun_args, schedule,
                                     a.rerun_budget, a.rerun_dir)
-            checks = gate1(run, config, a.checks)
+            checks = (gate1(run, config, a.checks) if gate == "gate1"
+                      else spec_checks(run, config))
             family = a.family_size or sum(c.status not in ("SKIP", "ERROR") for c in checks)
             resolve(checks, {"run": run}, rerunner, family, gate1_at_cap)
             if checks and all(c.status == "SKIP" for c in checks):
                 notes.append("every gated check was skipped: nothing was gated")
             if not checks:
-                raise HarnessError("no gated check matches --checks %s" % a.checks)
+                raise HarnessError("no gated check matches --checks %s" % a.checks
+                                   if gate == "gate1" else "no SPEC target in the run")
         else:
             base, cur = Run(a.base), Run(a.current)
             if bool(a.rerun_base_bin) != bool(a.rerun_current_bin):
@@ -1057,7 +1114,8 @@ def main(argv):
     if a.out:
         write_outputs(a.out, gate, checks, status, notes, extra)
     report(gate, checks, status, notes, a.out)
-    return status
+    # A missed SPEC target is reported (spec.json), not a failure of the job.
+    return 0 if gate == "spec" and status == 1 else status
 
 
 if __name__ == "__main__":

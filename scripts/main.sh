@@ -29,8 +29,10 @@ the plots and regenerates reports/ and PERFORMANCE.md.
 
 Gate 1 re-runs, with the harness just built, each check that misses on
 the medians until its repetitions decide (scripts/gate.py), for at most
-240 s in --ci and 900 s otherwise; a full run is also kept per CPU kind
-under reports/machines/.
+240 s in --ci and 900 s otherwise. Outside --ci every SPEC target of the
+run is then decided the same way (scripts/gate.py spec, another 900 s at
+most; reported in PERFORMANCE.md, never failing the job). A full run is
+also kept per CPU kind under reports/machines/.
 
 Exit status: gate 1's (0 pass, 1 regression, 2 harness error).
 EOF
@@ -193,7 +195,18 @@ python3 "$root/scripts/gate.py" gate1 --config "$root/perf/gates.json" \
 echo "gate 1 took $(($(date +%s) - t_gate)) s (re-runs included, at most ${rerun_budget} s of them)"
 
 if [ "$ci" -eq 0 ]; then
-  # 6. Tables, PERFORMANCE.md, plots.
+  # 6. Every SPEC target of the run, decided the same way (re-runs of the
+  # misses, within their own budget): reported, never failing the job.
+  step "SPEC targets"
+  t_spec=$(date +%s)
+  python3 "$root/scripts/gate.py" spec --config "$root/perf/gates.json" \
+    --machine "$raw/machine.txt" --rerun-bin "$bin" \
+    --rerun-args="--benchmark_min_time=$min_time" --rerun-budget 900 \
+    --rerun-dir "$build/spec-reruns" --out "$out/spec" "${runs[@]}" |
+    grep -E '^(spec:|FAIL )' || true
+  echo "SPEC targets took $(($(date +%s) - t_spec)) s (re-runs included, at most 900 s of them)"
+
+  # 7. Tables, PERFORMANCE.md, plots.
   step "report and plots"
   python3 "$root/scripts/report.py" --raw "$raw" --out "$out" \
     --config "$root/perf/gates.json" --performance "$root/PERFORMANCE.md"
@@ -203,6 +216,7 @@ fi
 step "done in $(elapsed)"
 echo "  raw results:     $raw/<group>.json (+ .meta.json, .log, machine.txt)"
 echo "  gate 1 verdict:  $out/gate1.json, $out/gate1.junit.xml"
+[ "$ci" -eq 1 ] || echo "  SPEC targets:    $out/spec.json (every target, misses re-run)"
 if [ "$ci" -eq 0 ]; then
   echo "  tables:          $out/benchmarks.md"
   echo "  plots:           $out/*.png, $out/*.svg"

@@ -347,6 +347,55 @@ expect "gate2 passes a row too noisy to be shown slower after 40 repetitions, an
   "${gate[@]}" gate2 --rerun-base-bin "$tmp/nb" --rerun-current-bin "$tmp/nc" \
   --base "$tmp/base.json" --current "$tmp/noisy.json"
 
+echo "== synthetic: every SPEC target (gate.py spec), for the report"
+# touch_pages at 4 KiB (target 1.5x, reported, not in gate 1) at 2x its
+# floor; one view per page at 64 KiB at 1.3x (target 1.2x); open met.
+cat >"$tmp/spec.txt" <<'EOF_SPEC'
+BM_touch_warm_floor/4096 3 3 3
+BM_touch_warm_floor_populate/4096 90 90 90
+BM_touch_warm_mmapio/4096 6 6 6
+BM_seq_page_floor/65536 28 28 29
+BM_seq_page_mmapio/65536 36 37 37
+BM_open_ro_floor/real_time 9000 9100 8900
+BM_open_ro_mmapio/real_time 9100 9200 9000
+BM_touch_naive_warm_mmapio/1048576 2600 2610 2590
+EOF_SPEC
+fixture "$tmp/spec.json" "" <"$tmp/spec.txt"
+expect "spec judges targets gate 1 does not gate, and a miss does not fail the job" 0 \
+  "^FAIL +BM_touch_warm_mmapio/4096 .*= 2.000 \(target <= 1.50\)" -- \
+  "${gate[@]}" spec --out "$tmp/sp" "$tmp/spec.json"
+expect "spec names every target it judged and none without one" 0 "" -- \
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+got = {c["name"]: c["status"] for c in d["checks"]}
+assert got == {"BM_touch_warm_mmapio/4096": "FAIL", "BM_seq_page_mmapio/65536": "FAIL",
+               "BM_open_ro_mmapio/real_time": "PASS"}, got
+assert d["status"] == "targets missed", d["status"]' "$tmp/sp.json"
+rerun specnoise "BM_seq_page_floor/65536 28 29 28 30 28" "BM_seq_page_mmapio/65536 29 30 29 31 29" \
+  "BM_touch_warm_floor/4096 3" "BM_touch_warm_floor_populate/4096 90" "BM_touch_warm_mmapio/4096 6"
+expect "spec re-runs a miss and passes it when the re-run shows it holds" 0 \
+  "^PASS +BM_seq_page_mmapio/65536 .*re-run alone, 15 repetitions: 1.0[0-9]* .*within noise" -- \
+  "${gate[@]}" spec --rerun-bin "$tmp/specnoise" --out "$tmp/spr" "$tmp/spec.json"
+expect "spec fails a miss the re-run confirms" 0 \
+  "^FAIL +BM_touch_warm_mmapio/4096 .*re-run alone, 15 repetitions: 2.000 .*a clear miss" -- \
+  "${gate[@]}" spec --rerun-bin "$tmp/specnoise" "$tmp/spec.json"
+expect "spec: unreadable input is a harness error" 2 "ERROR \(harness\)" -- \
+  "${gate[@]}" spec "$tmp/nothing.json"
+expect "the report judges a re-run row by its re-run, only for the same run's figures" 0 "" -- \
+  python3 -c 'import json, sys
+sys.path.insert(0, sys.argv[2])
+import report
+spec = json.load(open(sys.argv[1]))
+t = {"op": "seq_page", "max": 1.2, "floor": "floor"}
+row = {"name": "BM_seq_page_mmapio/65536", "median_ns": 37.0, "vs_floor": 1.3}
+same, other = dict(row), dict(row, median_ns=40.0)
+report.attach_decided([same, other], spec)
+for r in (same, other):
+    report.judge(r, t)
+assert same["target_met"] is True and same["decided"]["repetitions"] == 15, same
+assert other["target_met"] is False and "decided" not in other, other
+assert "re-run: 1.0" in report.fmt_decided(1.3, same["decided"])' "$tmp/spr.json" "$root/scripts"
+
 if [ "$synthetic_only" -eq 1 ]; then
   echo "(real runs skipped: --synthetic-only)"
   echo
