@@ -442,6 +442,141 @@ TEST_CASE("mmapio_chunks_end: the last walk and the last reference, dropped "
   }
 }
 
+// Walks register in a slot of their thread without a locked instruction
+// (lib/src/walk_slots.c): a walk may end on another thread, outlive the
+// thread that began it, and there may be more of them at once than a
+// thread has slots or the library has records; each still holds its range.
+
+TEST_CASE("mmapio_chunks_end: a walk ended on another thread than the one "
+          "that began it releases its range",
+          "[mmapio_chunks_begin][mmapio_chunks_end][mmapio_resize][iterator]["
+          "resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 4 * kPage);
+  // Catch2's assertions are for the main thread: the others report rc.
+  mmapio_chunks it;
+  int rc = -1;
+  std::thread([&] { rc = mmapio_chunks_begin(&it, m.get(), kPage); }).join();
+  REQUIRE(rc == 0);
+  // The thread that began it is gone; its slot still holds the walk.
+  CHECK_CODE(mmapio_resize(m.get(), kPage, nullptr), MMAPIO_E_BUSY);
+  int fd = -1;
+  CHECK_CODE(mmapio_unmap(m.get(), &fd), MMAPIO_E_BUSY);
+  // Another thread takes the freed record and walks; its walk's end does
+  // not release the first walk.
+  std::thread([&] {
+    mmapio_chunks other;
+    rc = mmapio_chunks_begin(&other, m.get(), kPage);
+    if (rc == 0)
+      mmapio_chunks_end(&other);
+  }).join();
+  REQUIRE(rc == 0);
+  CHECK_CODE(mmapio_resize(m.get(), kPage, nullptr), MMAPIO_E_BUSY);
+  CHECK(mmapio_len(m.get()) == 4 * kPage);
+  mmapio_chunk c{};
+  uint64_t seen = 0;
+  while (mmapio_chunks_next(&it, &c)) // ends here, on this thread
+    seen += c.len;
+  CHECK(seen == 4 * kPage);
+  REQUIRE_OK(mmapio_resize(m.get(), kPage, nullptr));
+}
+
+TEST_CASE("mmapio_chunks_begin: more walks at once on one thread than it "
+          "has slots each hold their own range",
+          "[mmapio_chunks_begin][mmapio_chunks_end][mmapio_resize][iterator]["
+          "resize]") {
+  // 20 walks, each begun after growing the mapping by a page: the first
+  // ones take the thread's slots, the rest count themselves in the handle
+  // (one length there) or take pins (other lengths).
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), kPage);
+  constexpr int kWalks = 20;
+  std::vector<mmapio_chunks> walks(kWalks);
+  for (int i = 0; i < kWalks; i++) {
+    REQUIRE_OK(mmapio_resize(m.get(), (i + 1) * kPage, nullptr));
+    REQUIRE_OK(mmapio_chunks_begin(&walks[i], m.get(), kPage));
+  }
+  // Ended from the longest: each end lets a shrink down to the next one.
+  for (int i = kWalks - 1; i >= 0; i--) {
+    const uint64_t held = static_cast<uint64_t>(i + 1) * kPage;
+    CHECK_CODE(mmapio_resize(m.get(), held - 1, nullptr), MMAPIO_E_BUSY);
+    CHECK(mmapio_len(m.get()) >= held);
+    mmapio_chunks_end(&walks[i]);
+    if (i > 0)
+      REQUIRE_OK(mmapio_resize(m.get(), held - kPage, nullptr));
+  }
+  REQUIRE_OK(mmapio_resize(m.get(), 1, nullptr));
+}
+
+TEST_CASE("mmapio_chunks_begin: more threads walking at once than the "
+          "library has slot records each hold their range",
+          "[mmapio_chunks_begin][mmapio_chunks_end][mmapio_resize][iterator]["
+          "resize]") {
+  TempDir td;
+  MapPtr m = create_map(td.path("f"), 4 * kPage);
+  constexpr int kThreads = 80; // more than walk_slots.c's records
+  std::atomic<int> begun{0}, failed{0};
+  std::atomic<bool> end{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++)
+    threads.emplace_back([&] {
+      mmapio_chunks it;
+      if (mmapio_chunks_begin(&it, m.get(), kPage) != 0)
+        failed++;
+      begun++;
+      while (!end)
+        std::this_thread::yield();
+      mmapio_chunks_end(&it);
+    });
+  while (begun < kThreads)
+    std::this_thread::yield();
+  CHECK(failed == 0);
+  CHECK_CODE(mmapio_resize(m.get(), kPage, nullptr), MMAPIO_E_BUSY);
+  int fd = -1;
+  CHECK_CODE(mmapio_unmap(m.get(), &fd), MMAPIO_E_BUSY);
+  end = true;
+  for (std::thread &t : threads)
+    t.join();
+  REQUIRE_OK(mmapio_resize(m.get(), kPage, nullptr));
+}
+
+TEST_CASE("mmapio_chunks_begin: a closed mapping waits for walks on other "
+          "threads, and the last one's end frees it",
+          "[mmapio_chunks_begin][mmapio_chunks_end][mmapio_close][iterator]") {
+  // Three threads hold walks when the last reference goes; the handle
+  // stays mapped for each, and ASan, TSan and valgrind see it freed once.
+  MappedFile f(3 * kPage + 5, MMAPIO_MODE_RO);
+  mmapio_map *m = f.map.release();
+  constexpr int kThreads = 3;
+  std::atomic<int> begun{0}, failed{0};
+  std::atomic<int> go{-1};
+  std::vector<std::string> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++)
+    threads.emplace_back([&, t] {
+      mmapio_chunks it;
+      const bool ok = mmapio_chunks_begin(&it, m, 1000) == 0;
+      if (!ok)
+        failed++;
+      begun++;
+      while (go < t)
+        std::this_thread::yield();
+      mmapio_chunk c{};
+      while (ok && mmapio_chunks_next(&it, &c))
+        seen[t].append(static_cast<const char *>(c.data), c.len);
+      go++;
+    });
+  while (begun < kThreads)
+    std::this_thread::yield();
+  REQUIRE(failed == 0);
+  mmapio_close(m);
+  go = 0; // the walks end one after another
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &s : seen)
+    CHECK(s == f.bytes);
+}
+
 // ------------------------------------------------------------------
 // chunks_mut
 // ------------------------------------------------------------------

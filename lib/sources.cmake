@@ -35,7 +35,7 @@ function(mmapio_library_sources target)
       access.c advise.c anon.c async.c capability.c create.c errors.c file_ops.c
       file_util.c flush.c flush_thread.c guard.c hints.c hugepage.c iter.c
       lock.c open.c pin.c region.c resize.c segment.c stream.c touch.c
-      watch.c
+      walk_slots.c watch.c
       unix/files.c unix/ipc.c unix/memory.c unix/signals.c unix/syscalls.c)
   mmapio_platform(os_files os_defs)
   list(APPEND files ${os_files})

@@ -632,8 +632,9 @@ MMAPIO_API void mmapio_unpin(mmapio_pin *pin);
  *  - MMAPIO_E_INVALID_ARGUMENT: m is NULL.
  *  - MMAPIO_E_INVALID_MODE: the mapping is RO or COW.
  *  - MMAPIO_E_RESIZE_FAILED: new_size is 0 or above mmapio_max_size(), or
- *    the OS refused (EFBIG, ENOSPC with preallocation, a failed remap;
- *    errno in the detail).
+ *    the OS refused (EFBIG, ENOSPC with preallocation, a failed remap, a
+ *    failed membarrier before a shrink of a handle that was walked;
+ *    errno and the call in the detail).
  *  - MMAPIO_E_BUSY: shrinking would cut a range held by a pin or a live
  *    walk (mmapio_chunks_begin, mmapio_chunks_mut).
  */
@@ -1888,9 +1889,15 @@ static inline uint64_t mmapio_atomic_u64_fetch_or(mmapio_atomic_u64 *a,
  * rules of "Pointer validity" above.
  *
  * Beginning and ending a walk take no lock and make no system call (a
- * walk that begins while a shrink is deciding waits for it). The
- * iterator is caller-owned storage (no allocation); do not copy or move
- * it while it lives. Use it from one thread at a time.
+ * walk that begins while a shrink is deciding waits for it). Where the
+ * system has an asymmetric barrier (Linux: membarrier), they take no
+ * locked instruction either: the walk is a plain store into a slot of
+ * its thread, and the barrier is paid by the rare side instead: the
+ * process's first walk registers for it (one system call), and a shrink
+ * or the release of the last reference of a handle that was walked calls
+ * it once. A walk may end on another thread than the one that began it.
+ * The iterator is caller-owned storage (no allocation); do not copy or
+ * move it while it lives. Use it from one thread at a time.
  */
 
 /** One chunk of a walk: a zero-copy view into the mapping. */

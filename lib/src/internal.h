@@ -75,6 +75,11 @@ struct mmapio_map {
    * length every live walk counted here holds (0 when none). Whoever takes the
    * count to 0 frees the handle: the last walk or the last reference. */
   _Atomic uint64_t walks;
+  /* A walk has registered in a walk slot (walk_slots.c); set once. */
+  _Atomic bool slot_walked;
+  /* Next handle waiting for walks to end after its last reference went
+   * (walk_slots.c, under its mutex). */
+  struct mmapio_map *grave_next;
   _Atomic bool shrinking; /* a shrink is deciding and cutting (resize.c) */
   /* fd still has the O_NONBLOCK the library opened it with (file_util.c) */
   _Atomic bool fd_nonblock;
@@ -220,6 +225,10 @@ int mmi_fd_settle(const mmapio_map *m);
 /* Drops one reference; the last one closes the fd and frees m, unless a
  * walk is still live (then the walk's end frees it). */
 void mmi_release(mmapio_map *m);
+/* The rest of the release once no walk slot holds m: gives up the
+ * references' share of m->walks, and frees m when no walk counted there is
+ * live (walk_slots.c calls it for handles that waited). */
+void mmi_release_walks(mmapio_map *m);
 /* Closes the fd and frees m. Called by whoever took m->walks to 0 (the
  * last walk or the last reference; see pin.c), which happens once. */
 void mmi_free_handle(mmapio_map *m);
@@ -287,14 +296,163 @@ void mmi_hold(mmapio_pin *ref, mmapio_map *m);
  * and has set m->shrinking, so that no walk can begin unseen. */
 uint64_t mmi_pinned_end(const mmapio_map *m);
 
+/* ---- walk_slots.c: walks registered without a locked instruction ---- */
+
+/* A function kept out of line, so that its caller's fast path keeps no
+ * stack frame for it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MMI_OUT_OF_LINE_ __attribute__((noinline, cold))
+#else
+#define MMI_OUT_OF_LINE_
+#endif
+
+/* A walk slot: the handle a walk holds, or NULL when free. */
+typedef _Atomic(struct mmapio_map *) mmi_walk_slot;
+
+/* Walks one thread holds at once, in slots (walk_slots.c). */
+#define MMI_WALK_SLOTS 8
+
+/* One thread's slots. */
+typedef struct mmi_walk_record {
+  mmi_walk_slot map[MMI_WALK_SLOTS];    /* NULL: free */
+  _Atomic uint64_t len[MMI_WALK_SLOTS]; /* the length the walk holds */
+  _Atomic bool owned;                   /* a live thread takes from it */
+} mmi_walk_record;
+
+/* The calling thread's record, read on every walk, or NULL. The
+ * initial-exec model reads it at a fixed offset from the thread pointer,
+ * where a shared library's default model calls __tls_get_addr. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MMI_TLS_FAST_ __attribute__((tls_model("initial-exec")))
+#else
+#define MMI_TLS_FAST_
+#endif
+extern _Thread_local mmi_walk_record *mmi_walk_mine MMI_TLS_FAST_;
+/* Handles waiting for walks to end after their last reference went. */
+extern _Atomic unsigned mmi_graves;
+
+/* mmi_slot_take when the thread has no record yet or m has no slot walk
+ * yet. */
+mmi_walk_slot *mmi_slot_take_first(mmapio_map *m, uint64_t len);
+/* Finishes the release of every waiting handle no slot holds. */
+void mmi_slots_reap(void);
+
+/* mmi_slot_take for a thread that has a record, on a handle a slot walk
+ * has been on: NULL when that is not so, or no slot is free. No call, so
+ * that the walk's fast path needs no stack frame. */
+static inline mmi_walk_slot *mmi_slot_take_fast(mmapio_map *m, uint64_t len) {
+  mmi_walk_record *r = mmi_walk_mine;
+  if (r == NULL || !atomic_load_explicit(&m->slot_walked, memory_order_acquire))
+    return NULL;
+  for (int i = 0; i < MMI_WALK_SLOTS; i++) {
+    if (atomic_load_explicit(&r->map[i], memory_order_relaxed) != NULL)
+      continue;
+    atomic_store_explicit(&r->len[i], len, memory_order_relaxed);
+    atomic_store_explicit(&r->map[i], m, memory_order_release);
+    /* The handshake's order on this side (walk_slots.c). */
+    atomic_signal_fence(memory_order_seq_cst);
+    return &r->map[i];
+  }
+  return NULL;
+}
+
+/* Registers a walk of [0, len) of m in a slot of the calling thread: the
+ * slot, or NULL when the thread has none free or slots are not in use
+ * (then the walk counts itself in m->walks). The caller reads
+ * m->shrinking next (seq_cst), and clears the slot if a shrink is under
+ * way. Inline: this and mmi_slot_clear are all a walk's registration
+ * costs. */
+static inline mmi_walk_slot *mmi_slot_take(mmapio_map *m, uint64_t len) {
+  mmi_walk_slot *slot = mmi_slot_take_fast(m, len);
+  return slot != NULL ? slot : mmi_slot_take_first(m, len);
+}
+
+/* Ends a slot's walk; the walk must not touch the handle afterwards. */
+static inline void mmi_slot_clear(mmi_walk_slot *slot) {
+  atomic_store_explicit(slot, NULL, memory_order_release);
+  /* The handshake's order on this side (walk_slots.c). */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&mmi_graves, memory_order_relaxed) != 0)
+    mmi_slots_reap();
+}
+
+/* The last reference to m is gone: m waits until no slot holds it, then
+ * mmi_release_walks(m) runs (maybe before this returns). */
+void mmi_slot_retire(mmapio_map *m);
+/* A shrink has set m->shrinking: makes every slot taken on m before that
+ * visible to mmi_slots_end (the barrier, when a walk ever took a slot on
+ * m). 0, or -1 and errno. */
+int mmi_slots_fence(const mmapio_map *m);
+/* The largest length a slot holds on m (0 if none). */
+uint64_t mmi_slots_end(const mmapio_map *m);
+/* Whether a slot holds m. */
+bool mmi_slots_live(const mmapio_map *m);
+
+/* ---- pin.c: chunk and page walks ---- */
+
+/* What pin->prev_ points to for a walk in a walk slot (pin->next_ is then
+ * the slot). */
+extern mmapio_pin mmi_slot_walk;
+
+/* mmi_walk_begin's way when no slot can be had: counted in m->walks, or
+ * a pin under the mutex while a shrink is under way. */
+unsigned char *mmi_walk_begin_counted(mmapio_pin *pin, mmapio_map *m,
+                                      uint64_t *len);
+/* mmi_walk_end for a walk mmi_walk_begin_counted began. */
+void mmi_walk_end_counted(mmapio_pin *pin);
+
+/* The length and base still those a walk read first: no shrink or move
+ * finished between that read and the walk's registration. */
+static inline bool mmi_walk_holds(const mmapio_map *m, const unsigned char *b,
+                                  uint64_t l) {
+  uint64_t now = atomic_load_explicit(&m->head.len_, memory_order_acquire);
+  return now >= l &&
+         atomic_load_explicit(&m->head.base_, memory_order_relaxed) == b;
+}
+
+/* mmi_walk_begin's common case, with no call: true, the base in *base
+ * and the length in *len, when the walk took a slot; false (nothing
+ * done) when mmi_walk_begin must decide. */
+static inline bool mmi_walk_begin_fast(mmapio_pin *pin, mmapio_map *m,
+                                       unsigned char **base, uint64_t *len) {
+  uint64_t l;
+  unsigned char *b = mmi_snapshot(m, &l);
+  mmi_walk_slot *slot = mmi_slot_take_fast(m, l);
+  if (slot == NULL)
+    return false;
+  if (atomic_load_explicit(&m->shrinking, memory_order_seq_cst) ||
+      !mmi_walk_holds(m, b, l)) {
+    /* A shrink: mmi_walk_begin waits for it. No grave can wait on m
+     * while it is being walked, so nothing is left to reap. */
+    atomic_store_explicit(slot, NULL, memory_order_release);
+    return false;
+  }
+  pin->map_ = m;
+  pin->end_ = l;
+  pin->prev_ = &mmi_slot_walk;
+  pin->next_ = (mmapio_pin *)(void *)slot;
+  *base = b;
+  *len = l;
+  return true;
+}
+
 /* Pins [0, current length) of m for a chunk or page walk, without the
  * mutex unless a shrink is under way, and returns a base that covers
  * that length, in *len, until mmi_walk_end(pin). The walk holds m alive
- * but takes no reference: pin->prev_ is NULL for such a walk, and points
- * into the pin list for one that had to take a pin under the mutex. */
+ * but takes no reference. pin->prev_ says how it is held: &mmi_slot_walk
+ * in a walk slot, NULL counted in m->walks, else a pin in the list. */
 unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len);
+
 /* Ends a walk begun with mmi_walk_begin; a no-op once ended. */
-void mmi_walk_end(mmapio_pin *pin);
+static inline void mmi_walk_end(mmapio_pin *pin) {
+  if (pin->map_ != NULL && pin->prev_ == &mmi_slot_walk) {
+    pin->map_ = NULL;
+    mmi_slot_clear((mmi_walk_slot *)(void *)pin->next_);
+    return;
+  }
+  mmi_walk_end_counted(pin);
+}
+
 /* Whether a walk is live (for mmapio_unmap; the caller holds a
  * reference). */
 bool mmi_walks_live(const mmapio_map *m);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
+/* The rest of mmapio_chunks_begin, out of its fast path's way. */
+MMI_OUT_OF_LINE_ static int chunks_begin_slow(mmapio_chunks *it, mmapio_map *m,
+                                              size_t chunk_size) {
   if (it == NULL || m == NULL || chunk_size == 0)
     return mmi_fail(MMAPIO_E_INVALID_ARGUMENT, 0, NULL,
                     "mmapio_chunks_begin: it and m must not be NULL and the "
@@ -18,6 +20,19 @@ int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
                     chunk_size);
   uint64_t len;
   it->base_ = mmi_walk_begin(&it->pin_, m, &len);
+  it->pos_ = 0;
+  it->end_ = len;
+  it->size_ = chunk_size;
+  return 0;
+}
+
+int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
+  unsigned char *b;
+  uint64_t len;
+  if (it == NULL || m == NULL || chunk_size == 0 ||
+      !mmi_walk_begin_fast(&it->pin_, m, &b, &len))
+    return chunks_begin_slow(it, m, chunk_size);
+  it->base_ = b;
   it->pos_ = 0;
   it->end_ = len;
   it->size_ = chunk_size;

@@ -107,6 +107,8 @@ int mmi_map_fd(mmapio_map **out, int fd, const char *path,
   atomic_init(&m->head.touch_mapped_, 0);
   atomic_init(&m->refs, 1);
   atomic_init(&m->walks, 1); /* the references' share (pin.c) */
+  atomic_init(&m->slot_walked, false);
+  m->grave_next = NULL;
   atomic_init(&m->shrinking, false);
   atomic_init(&m->fd_nonblock, (how & MMI_HANDLE_NONBLOCK) != 0);
   if (m->policy == MMAPIO_FLUSH_EVERY_MILLIS && (rc = mmi_flusher_start(m))) {
@@ -311,11 +313,20 @@ void mmi_free_handle(mmapio_map *m) {
     mmi_os_close(fd);
 }
 
-/* The last reference gives up the references' share of m->walks; if no
- * walk is live that frees the handle, else the last walk will (pin.c). */
+/* The last reference waits for the walks in walk slots, if any ever
+ * took one on m (walk_slots.c), then gives up the references' share of
+ * m->walks; if no walk counted there is live that frees the handle, else
+ * the last of them will (pin.c). */
 void mmi_release(mmapio_map *m) {
   if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
     return;
+  if (atomic_load_explicit(&m->slot_walked, memory_order_acquire))
+    mmi_slot_retire(m);
+  else
+    mmi_release_walks(m);
+}
+
+void mmi_release_walks(mmapio_map *m) {
   if (mmi_walk_leave(m) == 0)
     mmi_free_handle(m);
 }

@@ -305,6 +305,19 @@ int mmi_os_wait_readable(int fd_a, int fd_b);
  * errno value. */
 int mmi_os_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* ---- an asymmetric barrier ----------------------------------------- */
+
+/* Makes mmi_os_barrier_all usable for this process (once; idempotent): 0,
+ * or -1 and errno (ENOSYS where the system has no such barrier). */
+int mmi_os_barrier_setup(void);
+/* A full memory barrier in every thread of the process that is running
+ * code, before it returns: the side of a Dekker handshake that runs
+ * rarely calls it, and the side that runs often needs only a compiler
+ * barrier. 0, or -1 and errno. */
+int mmi_os_barrier_all(void);
+/* The name of the call behind the two, for error details. */
+const char *mmi_os_barrier_call(void);
+
 /* ---- watching a file ---------------------------------------------- */
 
 /* Whether this build can watch files (else mmi_os_watch_open fails with

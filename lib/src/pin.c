@@ -4,7 +4,10 @@
  * Two kinds. A pin (mmapio_pin_range, segments, cursors) is linked into
  * the handle's list under m->mu and holds a reference. A chunk or page
  * walk, which begins and ends far more often and must cost a few
- * nanoseconds, takes no lock: it counts itself in m->walks, with the
+ * nanoseconds, takes no lock. It writes itself into a slot of its
+ * thread (walk_slots.c: no locked instruction, the shrink's side pays
+ * a barrier). Where it cannot (no slot free, no barrier on this system)
+ * it counts itself in m->walks, with the
  * length the live walks hold, in one atomic word. That length is exact,
  * not a bound: the walks counted there all hold the same length, and a
  * walk of another length (the mapping was resized since the live ones
@@ -78,6 +81,9 @@ void mmapio_unpin(mmapio_pin *pin) {
 uint64_t mmi_pinned_end(const mmapio_map *m) {
   uint64_t end =
       walk_end(atomic_load_explicit(&m->walks, memory_order_seq_cst));
+  uint64_t slots = mmi_slots_end(m);
+  if (slots > end)
+    end = slots;
   for (const mmapio_pin *p = m->pins.next_; p != &m->pins; p = p->next_)
     if (p->end_ > end)
       end = p->end_;
@@ -116,7 +122,48 @@ static bool walk_enter(mmapio_map *m, uint64_t len) {
   return true;
 }
 
+mmapio_pin mmi_slot_walk;
+
+/* Times a walk that meets a shrink waits for it to finish before it
+ * queues on the mutex: a shrink holds m->mu for microseconds (its barrier
+ * and its system calls), and a thread that resizes in a loop takes the
+ * mutex again before a walk queued there wakes up. */
+#define WALK_SHRINK_WAITS 16
+#define WALK_SHRINK_SPINS 4096
+
 unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
+  unsigned char *b;
+  if (mmi_walk_begin_fast(pin, m, &b, len))
+    return b;
+  for (int wait = 0; wait < WALK_SHRINK_WAITS; wait++) {
+    uint64_t l;
+    b = mmi_snapshot(m, &l);
+    mmi_walk_slot *slot = mmi_slot_take(m, l);
+    if (slot == NULL)
+      break; /* no slot: counted in m->walks */
+    if (!atomic_load_explicit(&m->shrinking, memory_order_seq_cst) &&
+        mmi_walk_holds(m, b, l)) {
+      pin->map_ = m;
+      pin->end_ = l;
+      pin->prev_ = &mmi_slot_walk;
+      pin->next_ = (mmapio_pin *)(void *)slot;
+      *len = l;
+      return b;
+    }
+    /* A shrink: no grave can wait on m while it is walked, so there is
+     * nothing to reap. */
+    atomic_store_explicit(slot, NULL, memory_order_release);
+    for (int spin = 0;
+         spin < WALK_SHRINK_SPINS &&
+         atomic_load_explicit(&m->shrinking, memory_order_relaxed);
+         spin++) {
+    }
+  }
+  return mmi_walk_begin_counted(pin, m, len);
+}
+
+unsigned char *mmi_walk_begin_counted(mmapio_pin *pin, mmapio_map *m,
+                                      uint64_t *len) {
   for (;;) {
     uint64_t l;
     unsigned char *b = mmi_snapshot(m, &l);
@@ -126,9 +173,7 @@ unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
       mmi_walk_leave(m);
       break;
     }
-    uint64_t now = atomic_load_explicit(&m->head.len_, memory_order_acquire);
-    if (now >= l &&
-        atomic_load_explicit(&m->head.base_, memory_order_relaxed) == b) {
+    if (mmi_walk_holds(m, b, l)) {
       pin->map_ = m;
       pin->end_ = l;
       pin->prev_ = pin->next_ = NULL;
@@ -150,7 +195,7 @@ unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
   return b;
 }
 
-void mmi_walk_end(mmapio_pin *pin) {
+void mmi_walk_end_counted(mmapio_pin *pin) {
   mmapio_map *m = pin->map_;
   if (m == NULL)
     return;
@@ -165,5 +210,7 @@ void mmi_walk_end(mmapio_pin *pin) {
 
 bool mmi_walks_live(const mmapio_map *m) {
   /* The caller holds a reference: one unit is the references' share. */
-  return walk_count(atomic_load_explicit(&m->walks, memory_order_seq_cst)) > 1;
+  return walk_count(atomic_load_explicit(&m->walks, memory_order_seq_cst)) >
+             1 ||
+         mmi_slots_live(m);
 }

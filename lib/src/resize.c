@@ -120,10 +120,15 @@ static int cut(mmapio_map *m, uint64_t old, uint64_t size) {
  * read-modify-write is a full barrier everywhere, also where a
  * store-release and a load-acquire may pass each other (qemu's
  * translation of aarch64 to x86 let walks be cut). A shrink is a slow
- * path: the cost does not show. */
+ * path: the cost does not show. Walks in walk slots order their side with
+ * a compiler barrier only, so when any ever took a slot on m the shrink
+ * runs a barrier on every thread before it reads them (walk_slots.c); a
+ * system that refuses it fails the shrink, which then changes nothing. */
 static int shrink(mmapio_map *m, uint64_t old, uint64_t size) {
   (void)atomic_exchange_explicit(&m->shrinking, true, memory_order_seq_cst);
-  int rc = cut(m, old, size);
+  int rc = mmi_slots_fence(m) == 0
+               ? cut(m, old, size)
+               : fail_resize(errno, mmi_os_barrier_call(), old, size);
   atomic_store_explicit(&m->shrinking, false, memory_order_release);
   return rc;
 }

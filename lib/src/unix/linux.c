@@ -48,6 +48,11 @@ int mmi_real_cachestat(int fd, mmi_cachestat_range *range, mmi_cachestat *cs,
   return (int)syscall(451, fd, range, cs, flags);
 }
 
+/* membarrier(2); not every C library wraps it. */
+int mmi_real_membarrier(int cmd, unsigned flags) {
+  return (int)syscall(SYS_membarrier, cmd, flags, 0);
+}
+
 /* ---- the page probe: PAGEMAP_SCAN (Linux 6.7) on /proc/self/pagemap */
 
 /* The kernel's struct pm_scan_arg and struct page_region (linux/fs.h),
@@ -265,6 +270,41 @@ int mmi_os_seals_get(int fd, unsigned *seals) {
 /* ------------------------------------------------------------------ */
 /* Background work: writeback, notifiers, watching                     */
 /* ------------------------------------------------------------------ */
+
+/* membarrier's commands (linux/membarrier.h), spelled out: the C
+ * library's kernel headers may predate them. */
+enum {
+  MMI_MEMBARRIER_QUERY = 0,
+  MMI_MEMBARRIER_PRIVATE_EXPEDITED = 8,
+  MMI_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED = 16
+};
+
+int mmi_os_barrier_setup(void) {
+  int cmds = mmi_sys.membarrier(MMI_MEMBARRIER_QUERY, 0);
+  if (cmds < 0)
+    return -1;
+  if ((cmds & MMI_MEMBARRIER_PRIVATE_EXPEDITED) == 0) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return mmi_sys.membarrier(MMI_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED, 0) == 0
+             ? 0
+             : -1;
+}
+
+/* The expedited form interrupts only the processors running this
+ * process's threads; a thread not running passes a barrier when it is
+ * scheduled again. EPERM says the process is not registered: a child of
+ * fork may not inherit its parent's registration, so it registers then. */
+int mmi_os_barrier_all(void) {
+  if (mmi_sys.membarrier(MMI_MEMBARRIER_PRIVATE_EXPEDITED, 0) == 0)
+    return 0;
+  if (errno != EPERM || mmi_os_barrier_setup() != 0)
+    return -1;
+  return mmi_sys.membarrier(MMI_MEMBARRIER_PRIVATE_EXPEDITED, 0) == 0 ? 0 : -1;
+}
+
+const char *mmi_os_barrier_call(void) { return "membarrier"; }
 
 const char *mmi_os_writeback_call(void) { return "sync_file_range"; }
 

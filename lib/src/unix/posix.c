@@ -173,6 +173,20 @@ int mmi_os_seals_get(int fd, unsigned *seals) {
 /* Background work: writeback, notifiers, watching                     */
 /* ------------------------------------------------------------------ */
 
+/* POSIX has no barrier that reaches other threads: the callers keep to
+ * their path that needs none. */
+int mmi_os_barrier_setup(void) {
+  errno = ENOSYS;
+  return -1;
+}
+
+int mmi_os_barrier_all(void) {
+  errno = ENOSYS;
+  return -1;
+}
+
+const char *mmi_os_barrier_call(void) { return "membarrier"; }
+
 const char *mmi_os_writeback_call(void) { return "msync"; }
 
 bool mmi_os_has_writeback(void) { return false; }

@@ -124,7 +124,8 @@ typedef struct mmi_cachestat {
     MMI_FAILS_NEG1)                                                            \
   X(sendfile, sendfile, ssize_t, (int, int, off_t *, size_t), MMI_FAILS_NEG1)  \
   X(fopencookie, fopencookie, FILE *,                                          \
-    (void *, const char *, cookie_io_functions_t), MMI_FAILS_NULL)
+    (void *, const char *, cookie_io_functions_t), MMI_FAILS_NULL)             \
+  X(membarrier, mmi_real_membarrier, int, (int, unsigned), MMI_FAILS_NEG1)
 
 /* The calls only the portable file makes, where Linux has better ones
  * (unix/posix.c). */
@@ -154,6 +155,8 @@ int mmi_real_page_mapping(const void *addr);
 int mmi_real_writeback(int fd, void *addr, uint64_t off, uint64_t len);
 int mmi_real_cachestat(int fd, mmi_cachestat_range *range, mmi_cachestat *cs,
                        unsigned flags);
+/* membarrier(2) (Linux 4.14 for the private expedited commands). */
+int mmi_real_membarrier(int cmd, unsigned flags);
 
 #define MMI_SYS_FIELD_(name, real, ret, params, fails) ret(*name) params;
 typedef struct mmi_sys_table {
