@@ -206,6 +206,17 @@ TEST_CASE("flush policy EVERY_MILLIS: a failed background flush is sticky "
     MapPtr m = open_policy(p, 4 * kPage, MMAPIO_FLUSH_EVERY_MILLIS, 5);
     REQUIRE_OK(mmapio_update(m.get(), 0, "abc", 3));
     REQUIRE(poll_until([&] { return g_msync_failures.load() >= 1; }, 5));
+    // The thread records the failure just after msync returns, so the
+    // count above can be seen first (found under TSan: the flush below
+    // then called msync and succeeded). Wait until a flush fails without
+    // calling the OS: the handle has recorded it.
+    REQUIRE(poll_until(
+        [&] {
+          const int before = g_msync_calls.load();
+          return mmapio_flush(m.get()) == MMAPIO_E_FLUSH_FAILED &&
+                 g_msync_calls.load() == before;
+        },
+        5));
     // The OS is fine again, but the handle remembers.
     g_msync_fail_errno = 0;
     const int calls = g_msync_calls.load();
