@@ -373,8 +373,8 @@ TEST_CASE("mmapio_touch_pages: pages the probe cannot tell about are "
 }
 
 TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
-          "faster, and the other is timed on an eighth, the rarer the more "
-          "it costs",
+          "faster, and the other runs alone over the whole range, the rarer "
+          "the more it costs",
           "[mmapio_touch_pages][touch][linux]") {
   if (!pagemap_blocker().empty())
     MMAPIO_SKIP(pagemap_blocker());
@@ -383,53 +383,70 @@ TEST_CASE("mmapio_touch_pages: pages not mapped take the way that measured "
   MapPtr m = anon_with_block(size);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(mmapio_base(m.get()));
   fake_range(guard, MMI_PAGE_ABSENT); // the populated part stays unmapped
-  // Which way is faster, by how much per page, and how often the other
-  // is then timed (touch.c, MMI_EXPLORE_EVERY): every 16 << k calls,
-  // 2^k at least that ratio, at most every 1024th.
+  // Which way is faster, by how much, and how often the other then runs
+  // instead (touch.c, MMI_EXPLORE_EVERY): every 128 << k calls, 2^k at
+  // least that ratio, at most every 8192nd. A timed call takes g_*_ticks.
   struct Plan {
     bool populate_faster;
     uint64_t ratio;
     int every;
   };
-  const Plan plan = GENERATE(Plan{true, 3, 64}, Plan{true, 100000, 1024},
-                             Plan{false, 100000, 1024});
+  const Plan plan = GENERATE(Plan{true, 3, 512}, Plan{true, 100000, 8192},
+                             Plan{false, 3, 512});
   CAPTURE(plan.populate_faster, plan.ratio, plan.every);
-  // A timed call takes g_*_ticks whatever its length. The first call
-  // times the loop on an eighth (256 pages) and populate on the rest;
-  // the faster way then runs on all 2048 pages, and that rate is set
-  // 16 per page, the other's 16 * ratio.
-  if (plan.populate_faster) {
-    g_populate_ticks = 2048;
-    g_loop_ticks = 256 * plan.ratio;
-  } else {
-    g_loop_ticks = 2048;
-    g_populate_ticks = 7 * 256 * plan.ratio;
-  }
-  // The first call knows neither cost: the loop on the first eighth,
-  // populate on the rest.
+  g_populate_ticks = plan.populate_faster ? 2048 : 2048 * plan.ratio;
+  g_loop_ticks = plan.populate_faster ? 2048 * plan.ratio : 2048;
+  // The first call knows neither cost: populate over the whole range,
+  // timed; the second runs the loop, not yet measured, over all of it.
   REQUIRE_OK(mmapio_touch_pages(m.get()));
   REQUIRE(g_populates.size() == 1);
-  CHECK(g_populates[0].first == lo + size / 8);
-  CHECK(g_populates[0].second == size - size / 8);
-  CHECK(present_pages(mmapio_base(m.get()), size / 8) == size / 8 / kPage);
-  // Then the faster way on the whole range, and every plan.every-th call
-  // the other way on the first eighth.
+  CHECK(g_populates[0].first == lo);
+  CHECK(g_populates[0].second == size);
   g_populates.clear();
+  REQUIRE_OK(mmapio_touch_pages(m.get()));
+  CHECK(g_populates.empty());
+  CHECK(present_pages(mmapio_base(m.get()), size) == size / kPage);
+  // Then the faster way, and on the plan.every-th call and its multiples
+  // the other way instead; every call over the whole range.
   const int calls = 2 * plan.every;
-  for (int i = 1; i < calls; i++)
+  for (int i = 2; i < calls; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
-  if (plan.populate_faster) {
-    CHECK(g_populates.size() == static_cast<size_t>(calls - 1));
-    size_t partial = 0;
-    for (const auto &p : g_populates)
-      partial += p.second != size;
-    CHECK(partial == 2);
-  } else {
-    CHECK(g_populates.size() == 2);
-    for (const auto &p : g_populates)
-      CHECK(p.second == size / 8);
-  }
+  for (const auto &p : g_populates)
+    CHECK(p.second == size);
+  CHECK(g_populates.size() == (plan.populate_faster
+                                   ? static_cast<size_t>(calls - 4)
+                                   : static_cast<size_t>(2)));
   CHECK(g_probes.size() == static_cast<size_t>(calls)); // asked every time
+}
+
+TEST_CASE("mmapio_touch_pages: over pages not mapped a way is timed alone "
+          "over the whole range, so the read-ahead that the first fault "
+          "pays for the pages after it does not decide",
+          "[mmapio_touch_pages][touch][linux]") {
+  if (!pagemap_blocker().empty())
+    MMAPIO_SKIP(pagemap_blocker());
+  SysGuard guard(clear_records);
+  const size_t size = 8 * kMiB;
+  MapPtr m = anon_with_block(size);
+  fake_range(guard, MMI_PAGE_ABSENT);
+  // The first fault in a range reads ahead, so whichever way runs first
+  // pays for nearly all of it, and the pages after come cheap: the fake
+  // clock charges a stretch of work the same whatever its length. Over
+  // the whole range the loop is a little faster. Timed on the first
+  // eighth of the range, with populate on the rest, the loop looked
+  // eight times dearer and never ran again (sparse files in the
+  // harness: touch_pages populated, 7 % slower than the loop).
+  g_populate_ticks = 2048;
+  g_loop_ticks = 1900;
+  for (int i = 0; i < 200; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  g_populates.clear();
+  for (int i = 0; i < 100; i++)
+    REQUIRE_OK(mmapio_touch_pages(m.get()));
+  INFO(g_populates.size() << " populate calls");
+  CHECK(g_populates.size() <= 1); // only when it is timed
+  for (const auto &p : g_populates)
+    CHECK(p.second == size);
 }
 
 TEST_CASE("mmapio_touch_pages: a way that is now and then fast but usually "
@@ -442,32 +459,28 @@ TEST_CASE("mmapio_touch_pages: a way that is now and then fast but usually "
   MapPtr m = anon_with_block(size);
   fake_range(guard, MMI_PAGE_ABSENT);
   // Per page, in touch.c's units (16 times ticks per page): populate takes
-  // 32 on one call in eight and 96 on the others, wherever it runs; the
-  // loop takes 1024 ticks a stretch, 64 per page on the eighth it is
-  // timed on while populate is chosen, 8 over the whole range. The first
-  // call times the loop on an eighth and populate, at its fast figure, on
-  // the rest, so populate is chosen first. Kept as its lowest figure,
+  // 32 on one call in eight and 96 on the others; the loop takes 64
+  // (8192 ticks over the 2048 pages). The first call populates, at its
+  // fast figure, so populate is chosen first. Kept as its lowest figure,
   // populate's cost would stay under the loop's 64 for good (a slow call
   // raises it a sixteenth of the difference, and every eighth call
   // brings it back to 32); its usual figure is half again the loop's.
   g_populate_cycle = {2, 6, 6, 6, 6, 6, 6, 6};
-  g_loop_ticks = 1024;
+  g_loop_ticks = 8192;
   REQUIRE_OK(mmapio_touch_pages(m.get()));
   REQUIRE(g_populates.size() == 1);
-  CHECK(g_populates[0].second == size - size / 8);
+  CHECK(g_populates[0].second == size);
   for (int i = 0; i < 96; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
   // By now the loop does the work: over the next 64 calls, populate runs
-  // only when it is timed, on an eighth of the range.
+  // only when it is timed (at most once), over the whole range.
   g_populates.clear();
   for (int i = 0; i < 64; i++)
     REQUIRE_OK(mmapio_touch_pages(m.get()));
-  size_t whole = 0;
-  for (const auto &p : g_populates)
-    whole += p.second != size / 8;
   INFO(g_populates.size() << " populate calls");
-  CHECK(whole == 0);
-  CHECK(g_populates.size() <= 4);
+  CHECK(g_populates.size() <= 1);
+  for (const auto &p : g_populates)
+    CHECK(p.second == size);
 }
 
 TEST_CASE("mmapio_touch_pages: how pages not mapped came in is learned per "
@@ -482,16 +495,16 @@ TEST_CASE("mmapio_touch_pages: how pages not mapped came in is learned per "
   fake_range(guard, MMI_PAGE_ABSENT);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(mmapio_base(cold.get()));
   // The first handle's pages come in far faster by the loop: its first
-  // call times the loop on an eighth and populate on the rest, and from
-  // then on it loops (populate is timed again only every 1024th call).
+  // call populates, its second loops, and from then on it loops
+  // (populate runs again only every 8192nd call).
   g_loop_ticks = 2048;
-  g_populate_ticks = 7 * 256 * 100000;
+  g_populate_ticks = 2048 * 100000;
   for (int i = 0; i < 4; i++)
     REQUIRE_OK(mmapio_touch_pages(holes.get()));
   CHECK(g_populates.size() == 1);
   // The other handle's pages take the loop 100 times as long, and come in
   // faster by populate. Its first call goes by what the process learned:
-  // the loop, on the whole range, with nothing timed on the side.
+  // the loop.
   g_populates.clear();
   g_loop_ticks = 2048 * 100;
   g_populate_ticks = 2048;
@@ -499,19 +512,17 @@ TEST_CASE("mmapio_touch_pages: how pages not mapped came in is learned per "
   CHECK(g_populates.empty());
   // The loop cost this file far more than the process had seen: the
   // process's figure for populate no longer stands in, so the next call
-  // times populate on an eighth, and from then on it populates.
-  REQUIRE_OK(mmapio_touch_pages(cold.get()));
-  REQUIRE(g_populates.size() == 1);
-  CHECK(g_populates[0].first == lo);
-  CHECK(g_populates[0].second == size / 8);
-  REQUIRE_OK(mmapio_touch_pages(cold.get()));
-  REQUIRE(g_populates.size() == 2);
-  CHECK(g_populates[1].first == lo);
-  CHECK(g_populates[1].second == size);
+  // times populate, and from then on it populates.
+  for (int i = 0; i < 2; i++) {
+    REQUIRE_OK(mmapio_touch_pages(cold.get()));
+    REQUIRE(g_populates.size() == static_cast<size_t>(i + 1));
+    CHECK(g_populates[i].first == lo);
+    CHECK(g_populates[i].second == size);
+  }
   // And the first still loops: what the second learned is its own.
   g_populates.clear();
   g_loop_ticks = 2048;
-  g_populate_ticks = 7 * 256 * 100000;
+  g_populate_ticks = 2048 * 100000;
   REQUIRE_OK(mmapio_touch_pages(holes.get()));
   CHECK(g_populates.empty());
 }
@@ -527,15 +538,16 @@ TEST_CASE("mmapio_touch_pages: a new handle's first call over pages not "
   fake_range(guard, MMI_PAGE_ABSENT);
   // Files alike, whose pages come in faster by populate (holes, say).
   g_populate_ticks = 2048;
-  g_loop_ticks = 256 * 100;
+  g_loop_ticks = 2048 * 100;
   {
     MapPtr first = anon_with_block(size);
-    REQUIRE_OK(mmapio_touch_pages(first.get())); // times both
+    REQUIRE_OK(mmapio_touch_pages(first.get())); // populate, timed
+    REQUIRE_OK(mmapio_touch_pages(first.get())); // the loop, timed
     REQUIRE(g_populates.size() == 1);
-    CHECK(g_populates[0].second == size - size / 8);
+    CHECK(g_populates[0].second == size);
   }
   // Each new handle of the same kind populates the whole range at once:
-  // no eighth by the slower loop on its first (often its only) call.
+  // not the slower loop on its first (often its only) call.
   for (int i = 0; i < 3; i++) {
     g_populates.clear();
     MapPtr next = anon_with_block(size);

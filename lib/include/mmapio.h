@@ -1305,9 +1305,10 @@ MMAPIO_API int mmapio_touch_pages_range(mmapio_map *m, uint64_t off,
  * Returns: 0.
  * Errors:
  *  - MMAPIO_E_INVALID_ARGUMENT: m is NULL.
- *  - MMAPIO_E_FAULT, MMAPIO_E_NO_MEMORY, MMAPIO_E_IO: as for
- *    mmapio_touch_pages_range (FAULT with the guard on: the file was
- *    truncated below the mapping's length).
+ *  - MMAPIO_E_FAULT: as for mmapio_touch_pages_range (with the guard on:
+ *    the file was truncated below the mapping's length).
+ *  - MMAPIO_E_NO_MEMORY: as for mmapio_touch_pages_range.
+ *  - MMAPIO_E_IO: as for mmapio_touch_pages_range.
  * Undefined: as for mmapio_touch_pages_range.
  */
 MMAPIO_API int mmapio_touch_pages(mmapio_map *m);

@@ -26,11 +26,14 @@
  * the loop's way per process (it is the processor's), populate or loop
  * per handle (it is the file's: cached, on the device, or holes), with
  * what the process's other handles learned as the prior of a new one.
- * Now and then a call of a class times another way too, on an eighth
- * of the range, so a change of conditions is noticed: every 16th call
- * when the two cost about the same, rarer the more the other way costs
- * (MMI_EXPLORE_EVERY); the loops over mapped pages time a way alone over
- * the whole range instead, eight times rarer. With three ways, the two
+ * Now and then a call of a class runs another way instead, alone over
+ * the whole range, and times it, so a change of conditions is noticed:
+ * every 128th call when the two cost about the same, rarer the more the
+ * other way costs (MMI_EXPLORE_EVERY). A way is never timed on a part of
+ * a range beside another on the rest: the parts do not cost alike (over
+ * mapped pages, the rate depends on how many pages the TLB holds; over
+ * pages not mapped, the first fault reads ahead for the pages after it),
+ * so whichever way ran first looked dearer. With three ways, the two
  * not chosen take turns in blocks of calls, so each is timed half as
  * often. A wrong estimate costs speed, never correctness.
  *
@@ -78,18 +81,15 @@
 /* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
 /* Every this many calls of a size class, a trusted run times its first
- * page, and a way not chosen is timed when it costs about what the
- * chosen one does. The more it costs, the rarer: every 16 << k calls,
- * 2^k its cost over the chosen way's, so timing it on an eighth of a
- * range stays under 1/128 of the calls' time (with three ways, each not
- * chosen is timed so in every other block of 1024 calls). */
-#define MMI_EXPLORE_EVERY 16u
+ * page (and the chosen way over mapped pages). */
+#define MMI_CHECK_EVERY 16u
+/* A way not chosen runs instead of the chosen one, over the whole range,
+ * every 128 << k calls, 2^k its cost over the chosen way's (k at most
+ * 6): a call that costs r times as much, every 128 << k calls with
+ * 2^k >= r, keeps exploring under 1/128 of the calls' time (with three
+ * ways, each not chosen is timed so in every other block of calls). */
+#define MMI_EXPLORE_EVERY 128u
 #define MMI_EXPLORE_SHIFT_MAX 6u
-/* The loops over mapped pages time a way not chosen over the whole range
- * (see mapped_ways_run), eight times the work of an eighth: so they do
- * it eight times rarer, every 128 << k calls, which keeps exploring
- * under 1/128 of the calls' time too. */
-#define MMI_MAPPED_EXPLORE_EVERY (8u * MMI_EXPLORE_EVERY)
 
 /* ------------------------------------------------------------------ */
 /* Learned choices                                                     */
@@ -99,9 +99,9 @@
  * choice: learned per process. Pages not mapped are the file's: learned per
  * handle (mmapio_map.absent_ways), and also here, per process, as the
  * prior a handle goes by until it has measured for itself (absent_prior):
- * timing the way not chosen on a new handle's first call would cost
- * that call up to the slower way's price on an eighth of it, and most
- * handles touch a range once. */
+ * running the way not measured on a new handle's first call would cost
+ * that call up to the slower way's price, and most handles touch a
+ * range once. */
 #define MMI_WAY_BARE 0u
 #define MMI_WAY_CHECKED 1u
 #define MMI_WAY_PACED 2u
@@ -123,18 +123,20 @@ static unsigned size_class(size_t pages) {
 }
 
 typedef struct mmi_pick {
-  unsigned way;   /* the way to do (most of) the work */
-  unsigned other; /* the way timed as well when other_too */
-  bool other_too; /* time the other way as well */
-  bool check;     /* a trusted run: time the first page */
+  unsigned way;   /* the way to do the work */
+  unsigned other; /* the way that runs instead when other_too */
+  bool other_too; /* run and time the other way instead */
+  bool check;     /* time the chosen way, and in a trusted run the
+                     first page */
 } mmi_pick;
 
 /* The pick for the n-th call of a class whose `ways` ways cost cost[] (0:
- * not measured, which is timed at once): the cheapest way, and as the
- * other, a way not measured yet or else the ways not chosen in turn, one
- * per block of as many calls as the rarest exploring spans (so that each
- * is explored at its own rate within its block), every `base` << k calls
- * (a power of two). */
+ * not measured): the cheapest way, and as the other, a way not measured
+ * yet or else the ways not chosen in turn, one per block of as many calls
+ * as the rarest exploring spans (so that each is explored at its own rate
+ * within its block), every `base` << k calls (a power of two). With no
+ * way measured, the first way runs and is timed; a way not measured runs
+ * on the next call. */
 static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways,
                      uint32_t base) {
   mmi_pick p;
@@ -154,8 +156,8 @@ static mmi_pick pick(uint32_t n, const uint32_t *cost, unsigned ways,
   while (k < MMI_EXPLORE_SHIFT_MAX && (uint64_t)won << k < lost)
     k++;
   uint32_t every = base << k;
-  p.check = n % MMI_EXPLORE_EVERY == MMI_EXPLORE_EVERY - 1;
-  p.other_too = lost == 0 || (n & (every - 1)) == every - 1;
+  p.check = won == 0 || n % MMI_CHECK_EVERY == MMI_CHECK_EVERY - 1;
+  p.other_too = won != 0 && (lost == 0 || (n & (every - 1)) == every - 1);
   return p;
 }
 
@@ -176,7 +178,7 @@ static mmi_pick choose_mapped(mmi_choice *c) {
   uint32_t cost[MMI_MAPPED_WAYS];
   for (unsigned w = 0; w < MMI_MAPPED_WAYS; w++)
     cost[w] = cost_of(c, w);
-  return pick(n, cost, MMI_MAPPED_WAYS, MMI_MAPPED_EXPLORE_EVERY);
+  return pick(n, cost, MMI_MAPPED_WAYS, MMI_EXPLORE_EVERY);
 }
 
 /* A handle's pick for pages not mapped: its own costs, and for a way it
@@ -345,16 +347,6 @@ static mmi_span sub_span(mmi_span s, size_t from, size_t to) {
   return r;
 }
 
-/* The part of a run of pages not mapped that the way not chosen is timed
- * on: an eighth of it, in whole pages, or all of it when that is too
- * small to say much. (Populate and the loop fault pages in at a rate
- * that does not depend on how many there are; a loop over mapped pages
- * does, and is timed over whole ranges: mapped_ways_run.) */
-static size_t explore_len(size_t len, size_t page) {
-  size_t part = len / 8 / page * page;
-  return part < 8 * page ? len : part;
-}
-
 /* Mapped small pages, at least MMI_TOUCH_TIMED_PAGES of them: the loop,
  * bare, checked or paced, the way p says (c is their size class). A way is
  * timed over the whole range, never a part: how fast a loop walks mapped
@@ -362,7 +354,7 @@ static size_t explore_len(size_t len, size_t page) {
  * eighth's rate is not the whole range's, and two ways timed on parts of
  * different lengths were compared wrongly (PERFORMANCE.md, "Why the
  * library does what it does"). A call that explores runs the other way
- * alone; a checking call (every MMI_EXPLORE_EVERY-th) times the chosen
+ * alone; a checking call (every MMI_CHECK_EVERY-th) times the chosen
  * one; the rest read no clock. */
 static void mapped_ways_run(const mmapio_map *m, mmi_span s, size_t page,
                             mmi_choice *c, mmi_pick p) {
@@ -426,13 +418,7 @@ static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
   mmi_choice *c = &((mmapio_map *)m)->absent_ways[cls];
   mmi_choice *prior = &absent_prior[cls];
   mmi_pick p = choose_absent(c, prior);
-  if (!p.other_too)
-    return absent_way(fn, s, page, p.way, c, prior);
-  size_t part = explore_len(s.len, page);
-  int rc = absent_way(fn, sub_span(s, 0, part), page, p.other, c, prior);
-  if (rc != 0 || part == s.len)
-    return rc;
-  return absent_way(fn, sub_span(s, part, s.len), page, p.way, c, prior);
+  return absent_way(fn, s, page, p.other_too ? p.other : p.way, c, prior);
 }
 
 /* ------------------------------------------------------------------ */
@@ -480,7 +466,7 @@ static int unknown_run(const char *fn, const mmapio_map *m, mmi_span s,
 }
 
 /* A range of at least MMI_TOUCH_TIMED_PAGES pages last seen mapped. The
- * hint is trusted, with no look first: every MMI_EXPLORE_EVERY-th call
+ * hint is trusted, with no look first: every MMI_CHECK_EVERY-th call
  * of a size class, and every call that times a way not chosen, times
  * the first page, and a fault there (the pages were dropped since: reclaim, or
  * an madvise the library did not make) sends the rest the way of pages not
