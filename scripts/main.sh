@@ -19,7 +19,9 @@ the plots and regenerates reports/ and PERFORMANCE.md.
                    touched); for .ci/run
   --groups LIST    comma-separated groups (default: all; see
                    mmapio_perf --mmapio_list_groups)
-  --reps N         repetitions per benchmark (default 5, quick 3)
+  --reps N         repetitions per benchmark (default 5, quick 3; a full
+                   run without --reps gives the touch group 2N-1: its cold
+                   and sparse states drift the most between repetitions)
   --min-time S     minimum time per repetition (default 0.1, quick 0.05)
   --build-dir DIR  default build/perf-release
   --out DIR        reports directory (default reports)
@@ -41,7 +43,7 @@ EOF
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-quick=0 ci=0 groups="" reps="" min_time="" deps=1
+quick=0 ci=0 groups="" reps="" reps_given=0 min_time="" deps=1
 build="$root/build/perf-release"
 out="$root/reports"
 data_dir=${MMAPIO_PERF_DIR:-/var/tmp}
@@ -50,7 +52,7 @@ while [ "$#" -gt 0 ]; do
   --quick) quick=1 ;;
   --ci) ci=1 quick=1 ;;
   --groups) groups=$2; shift ;;
-  --reps) reps=$2; shift ;;
+  --reps) reps=$2 reps_given=1; shift ;;
   --min-time) min_time=$2; shift ;;
   --build-dir) build=$2; shift ;;
   --out) out=$2; shift ;;
@@ -124,6 +126,18 @@ mkdir -p "$raw"
 rm -f "$raw"/*.json "$raw"/*.log "$raw"/machine.txt
 quick_flag=()
 [ "$quick" -eq 1 ] && quick_flag=(--mmapio_quick)
+# The touch group's cold and sparse states time the device and the
+# kernel's page allocator, whose cost drifts between repetitions far more
+# than a loop over memory does: in a full run (and unless --reps says
+# otherwise) that group gets 2N-1 repetitions, so that its medians settle
+# more checks without a re-run.
+group_reps() {
+  if [ "$1" = touch ] && [ "$quick" -eq 0 ] && [ "$reps_given" -eq 0 ]; then
+    echo $((2 * reps - 1))
+  else
+    echo "$reps"
+  fi
+}
 n=${#glist[@]}
 i=0
 for g in "${glist[@]}"; do
@@ -132,7 +146,8 @@ for g in "${glist[@]}"; do
   "$bin" --mmapio_group="$g" "${quick_flag[@]}" --mmapio_dir="$data_dir" \
     --mmapio_meta_out="$raw/$g.meta.json" \
     --benchmark_out="$raw/$g.json" --benchmark_out_format=json \
-    --benchmark_repetitions="$reps" --benchmark_min_time="$min_time" \
+    --benchmark_repetitions="$(group_reps "$g")" \
+    --benchmark_min_time="$min_time" \
     --benchmark_enable_random_interleaving=true \
     --benchmark_display_aggregates_only=true 2>&1 |
     tee "$raw/$g.log" | grep --line-buffered -E '_median|ERROR|mmapio_perf:' |
@@ -175,7 +190,7 @@ done
     dirty=$(git -C "$root" status --porcelain -- lib perf | head -n1)
     echo "commit: $(git -C "$root" rev-parse --short HEAD)${dirty:+ (with uncommitted changes)}"
   fi
-  echo "mode: $([ "$quick" -eq 1 ] && echo quick || echo full), $reps repetitions, min time $min_time s"
+  echo "mode: $([ "$quick" -eq 1 ] && echo quick || echo full), $reps repetitions (touch $(group_reps touch)), min time $min_time s"
   echo "duration_run: $(elapsed)"
 } >"$raw/machine.txt"
 
