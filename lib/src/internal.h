@@ -410,6 +410,27 @@ static inline bool mmi_walk_holds(const mmapio_map *m, const unsigned char *b,
          atomic_load_explicit(&m->head.base_, memory_order_relaxed) == b;
 }
 
+/* A walk of [0, l) of m, read at base b, has taken slot: true, and pin
+ * holds the walk, when no shrink is under way and none (nor a move)
+ * finished since b and l were read; else the slot is given back and
+ * false returned (mmi_walk_begin waits for the shrink). No grave can
+ * wait on m while it is being walked, so giving the slot back leaves
+ * nothing to reap. */
+static inline bool mmi_walk_in_slot(mmapio_pin *pin, mmapio_map *m,
+                                    mmi_walk_slot *slot, const unsigned char *b,
+                                    uint64_t l) {
+  if (atomic_load_explicit(&m->shrinking, memory_order_seq_cst) ||
+      !mmi_walk_holds(m, b, l)) {
+    atomic_store_explicit(slot, NULL, memory_order_release);
+    return false;
+  }
+  pin->map_ = m;
+  pin->end_ = l;
+  pin->prev_ = &mmi_slot_walk;
+  pin->next_ = (mmapio_pin *)(void *)slot;
+  return true;
+}
+
 /* mmi_walk_begin's common case, with no call: true, the base in *base
  * and the length in *len, when the walk took a slot; false (nothing
  * done) when mmi_walk_begin must decide. */
@@ -418,19 +439,8 @@ static inline bool mmi_walk_begin_fast(mmapio_pin *pin, mmapio_map *m,
   uint64_t l;
   unsigned char *b = mmi_snapshot(m, &l);
   mmi_walk_slot *slot = mmi_slot_take_fast(m, l);
-  if (slot == NULL)
+  if (slot == NULL || !mmi_walk_in_slot(pin, m, slot, b, l))
     return false;
-  if (atomic_load_explicit(&m->shrinking, memory_order_seq_cst) ||
-      !mmi_walk_holds(m, b, l)) {
-    /* A shrink: mmi_walk_begin waits for it. No grave can wait on m
-     * while it is being walked, so nothing is left to reap. */
-    atomic_store_explicit(slot, NULL, memory_order_release);
-    return false;
-  }
-  pin->map_ = m;
-  pin->end_ = l;
-  pin->prev_ = &mmi_slot_walk;
-  pin->next_ = (mmapio_pin *)(void *)slot;
   *base = b;
   *len = l;
   return true;

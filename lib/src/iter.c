@@ -10,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sets it up for a walk of [0, len) at base b in chunks of chunk_size. */
+static void chunks_start(mmapio_chunks *it, const unsigned char *b,
+                         uint64_t len, size_t chunk_size) {
+  it->base_ = b;
+  it->pos_ = 0;
+  it->end_ = len;
+  it->size_ = chunk_size;
+}
+
 /* The rest of mmapio_chunks_begin, out of its fast path's way. */
 MMI_OUT_OF_LINE_ static int chunks_begin_slow(mmapio_chunks *it, mmapio_map *m,
                                               size_t chunk_size) {
@@ -19,10 +28,8 @@ MMI_OUT_OF_LINE_ static int chunks_begin_slow(mmapio_chunks *it, mmapio_map *m,
                     "chunk size (%zu) must not be 0",
                     chunk_size);
   uint64_t len;
-  it->base_ = mmi_walk_begin(&it->pin_, m, &len);
-  it->pos_ = 0;
-  it->end_ = len;
-  it->size_ = chunk_size;
+  const unsigned char *b = mmi_walk_begin(&it->pin_, m, &len);
+  chunks_start(it, b, len, chunk_size);
   return 0;
 }
 
@@ -32,10 +39,7 @@ int mmapio_chunks_begin(mmapio_chunks *it, mmapio_map *m, size_t chunk_size) {
   if (it == NULL || m == NULL || chunk_size == 0 ||
       !mmi_walk_begin_fast(&it->pin_, m, &b, &len))
     return chunks_begin_slow(it, m, chunk_size);
-  it->base_ = b;
-  it->pos_ = 0;
-  it->end_ = len;
-  it->size_ = chunk_size;
+  chunks_start(it, b, len, chunk_size);
   return 0;
 }
 

@@ -141,18 +141,10 @@ unsigned char *mmi_walk_begin(mmapio_pin *pin, mmapio_map *m, uint64_t *len) {
     mmi_walk_slot *slot = mmi_slot_take(m, l);
     if (slot == NULL)
       break; /* no slot: counted in m->walks */
-    if (!atomic_load_explicit(&m->shrinking, memory_order_seq_cst) &&
-        mmi_walk_holds(m, b, l)) {
-      pin->map_ = m;
-      pin->end_ = l;
-      pin->prev_ = &mmi_slot_walk;
-      pin->next_ = (mmapio_pin *)(void *)slot;
+    if (mmi_walk_in_slot(pin, m, slot, b, l)) {
       *len = l;
       return b;
     }
-    /* A shrink: no grave can wait on m while it is walked, so there is
-     * nothing to reap. */
-    atomic_store_explicit(slot, NULL, memory_order_release);
     for (int spin = 0;
          spin < WALK_SHRINK_SPINS &&
          atomic_load_explicit(&m->shrinking, memory_order_relaxed);
