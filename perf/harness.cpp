@@ -217,8 +217,15 @@ double make_cold(int fd, void *addr, size_t len) {
   }
   double r = 1.0;
   // A page may sit in a per-CPU LRU batch for a moment; the kernel drains
-  // those on a second call, so a couple of tries are enough.
-  for (int tries = 0; tries < 4 && r > 0.0; tries++) {
+  // those on a second call. A page still being read (the read-ahead of
+  // the touch just timed, in flight) is locked until the device answers,
+  // and DONTNEED skips it: after the first tries, each try waits a
+  // millisecond first (this is untimed setup), up to 100 of them.
+  for (int tries = 0; tries < 104 && r > 0.0; tries++) {
+    if (tries >= 4) {
+      const timespec ms = {0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
     if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
       die("posix_fadvise(DONTNEED) failed");
     r = resident(probe, len);
