@@ -51,6 +51,18 @@ std::string at(const void *p, size_t len) {
 
 std::string zeros(size_t n) { return std::string(n, '\0'); }
 
+// Closes a read-write handle, whose reservation the library keeps.
+void leave_spare() {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_anon(&m, kPage));
+  mmapio_close(m);
+}
+
+// The mapping that holds address a, or nullptr.
+const Vma *mapping_at(const std::vector<Vma> &maps, const void *a) {
+  return vma_containing(maps, reinterpret_cast<uintptr_t>(a));
+}
+
 } // namespace
 
 // ------------------------------------------------------------------
@@ -75,7 +87,13 @@ TEST_CASE("mmapio_resize: the reservation past the file's end cannot be "
     MMAPIO_SKIP("a 32-bit build reserves no address space past the end");
   TempDir td;
   const bool anonymous = GENERATE(false, true);
-  CAPTURE(anonymous);
+  // Whether the handle maps its file into the reservation a closed one
+  // left (mmapio_close), or reserves its own.
+  const bool spare = GENERATE(false, true);
+  CAPTURE(anonymous, spare);
+  mmapio_trim();
+  if (spare)
+    leave_spare();
   mmapio_map *raw = nullptr;
   if (anonymous)
     REQUIRE_OK(mmapio_anon(&raw, kPage));
@@ -109,6 +127,119 @@ TEST_CASE("mmapio_resize: the reservation past the file's end cannot be "
   REQUIRE_OK(mmapio_update(m.get(), 3 * huge - kPage, b.data(), b.size()));
   CHECK(read_map(m.get(), 3 * huge - kPage, kPage) ==
         std::string(b.begin(), b.end()));
+}
+
+// Splitting a new mapping into the file's part and the reserved part
+// costs as much as mapping it, so a closed handle's reservation is kept
+// for the next one: closed, it is PROT_NONE and maps nothing; the next
+// read-write handle maps its file there, grows and shrinks there like any
+// other, and mmapio_trim gives the address space back.
+TEST_CASE("mmapio_close: a read-write handle's reservation is kept, "
+          "PROT_NONE, for the next one, and mmapio_trim gives it back",
+          "[mmapio_close][mmapio_trim][mmapio_create][resize][linux]") {
+  if (read_maps().empty()) {
+    MMAPIO_SKIP("no /proc/self/maps to read the protections from");
+  }
+  if (!mmapio_test_default_headroom())
+    MMAPIO_SKIP("a 32-bit build reserves no address space past the end");
+  TempDir td;
+  mmapio_trim();
+  const std::string a = pattern_bytes(static_cast<size_t>(kPage), 1);
+  unsigned char *first = nullptr;
+  {
+    MapPtr m = create_map(td.path("a"), kPage);
+    fill(m.get(), 0, a);
+    first = wbase(m.get());
+  }
+  // All of it PROT_NONE, mapping no file.
+  const uint64_t gib = uint64_t{1} << 30;
+  const uint64_t huge = 2 * 1024 * 1024;
+  {
+    const std::vector<Vma> maps = read_maps();
+    uintptr_t next = reinterpret_cast<uintptr_t>(first);
+    const uintptr_t end = next + gib;
+    while (next < end) {
+      const Vma *v = vma_containing(maps, next);
+      REQUIRE(v != nullptr);
+      CHECK(v->perms.substr(0, 3) == "---");
+      CHECK(v->path.empty());
+      next = v->end;
+    }
+  }
+  CHECK(read_bytes(td.path("a")) == a);
+
+  // The next one maps its file there, with room to grow in place.
+  MapPtr m = create_map(td.path("b"), 3 * kPage);
+  CHECK(wbase(m.get()) == first);
+  CHECK(read_map(m.get(), 0, 3 * kPage) == zeros(3 * kPage));
+  const std::string b = pattern_bytes(static_cast<size_t>(kPage), 2);
+  fill(m.get(), 2 * kPage, b);
+  bool moved = true;
+  REQUIRE_OK(mmapio_resize(m.get(), huge + 2 * kPage, &moved));
+  CHECK_FALSE(moved);
+  fill(m.get(), huge + kPage, b);
+  {
+    const std::vector<Vma> maps = read_maps();
+    const Vma *v = mapping_at(maps, first + huge + kPage);
+    REQUIRE(v != nullptr);
+    CHECK(v->perms.substr(0, 3) == "rw-");
+    const Vma *past = mapping_at(maps, first + 2 * huge);
+    REQUIRE(past != nullptr);
+    CHECK(past->perms.substr(0, 3) == "---");
+  }
+  REQUIRE_OK(mmapio_resize(m.get(), 3 * kPage, &moved));
+  CHECK_FALSE(moved);
+  REQUIRE_OK(mmapio_resize(m.get(), 3 * huge, &moved));
+  CHECK_FALSE(moved);
+  CHECK(wbase(m.get()) == first);
+  REQUIRE_OK(mmapio_flush(m.get()));
+  const std::string on_disk = read_bytes(td.path("b"));
+  REQUIRE(on_disk.size() == 3 * huge);
+  CHECK(on_disk.substr(2 * kPage, kPage) == b);
+  CHECK(on_disk.substr(huge + kPage, kPage) == zeros(kPage)); // cut, regrown
+  CHECK(read_map(m.get(), 2 * kPage, kPage) == b);
+  m.reset();
+
+  // Given back: nothing is mapped there any more.
+  mmapio_trim();
+  CHECK(mapping_at(read_maps(), first) == nullptr);
+  CHECK(mapping_at(read_maps(), first + huge) == nullptr);
+  mmapio_trim(); // nothing kept: a no-op
+}
+
+// The spare reservation is taken and given back by threads at once: each
+// handle sees its own file only.
+TEST_CASE("mmapio_close: threads that create and close at once each map "
+          "their own file",
+          "[mmapio_close][mmapio_create][resize][threads]") {
+  TempDir td;
+  std::atomic<int> wrong{0};
+  auto work = [&](int t) {
+    for (int i = 0; i < 200; i++) {
+      const std::string p = td.path("t" + std::to_string(t));
+      mmapio_map *m = nullptr;
+      if (mmapio_create(&m, p.c_str(), 2 * kPage) != 0) {
+        wrong++;
+        return;
+      }
+      const std::string mine =
+          pattern_bytes(static_cast<size_t>(kPage), 10 * t + i % 7);
+      // (No Catch2 assertions off the main thread: they are not
+      // thread-safe.)
+      std::string got(static_cast<size_t>(2 * kPage), 'x');
+      if (mmapio_update(m, kPage, mine.data(), mine.size()) != 0 ||
+          mmapio_read(m, 0, got.data(), got.size()) != 0 ||
+          got != zeros(kPage) + mine)
+        wrong++;
+      mmapio_close(m);
+    }
+  };
+  std::thread a(work, 1), b(work, 2);
+  work(3);
+  a.join();
+  b.join();
+  CHECK(wrong.load() == 0);
+  mmapio_trim();
 }
 
 TEST_CASE("mmapio_resize: INVALID_ARGUMENT when m is NULL",

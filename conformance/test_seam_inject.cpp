@@ -219,6 +219,13 @@ ProcessState process_state(const std::string &dir) {
   return s;
 }
 
+// Closes a read-write handle, whose reservation the library keeps.
+void leave_spare() {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_anon(&m, 4096));
+  mmapio_close(m);
+}
+
 std::string describe(const ProcessState &s) {
   std::ostringstream o;
   o << s.fds << " fds, " << s.tasks << " threads, " << s.file_maps
@@ -822,7 +829,13 @@ TEST_CASE("every system call of every operation below fails in turn, codes "
           bool ran_out = false;
           for (size_t k = 0; k < errs.size(); k++) {
             remove_all(dir);
+            mmapio_trim();
             const ProcessState before = process_state(dir);
+            // One pass with the spare reservation a closed read-write
+            // handle leaves (mmapio_close), so that creating into it is
+            // failed call by call too; the other pass without.
+            if (!persistent)
+              leave_spare();
             op.setup(dir);
             const std::vector<std::string> before_names = dir_listing(dir);
             int rc;
@@ -878,6 +891,8 @@ TEST_CASE("every system call of every operation below fails in turn, codes "
                                  name) != before_names.end() ||
                        name == "f" || name == "out"));
             }
+            // What the spare holds is not a leak: only it is given back.
+            mmapio_trim();
             const ProcessState after = process_state(dir);
             INFO("before: " << describe(before)
                             << "; after: " << describe(after));

@@ -434,10 +434,27 @@ MMAPIO_API int mmapio_from_fd(mmapio_map **out, int fd, mmapio_mode mode,
  * other references remain), unmaps, closes the fd and frees the handle.
  * NULL is a no-op. Must not race other calls on the same handle.
  *
+ * The address space a read-write handle reserved for growth (the default
+ * size, see mmapio_open_ex) may be kept, PROT_NONE, for the next
+ * read-write handle: one such reservation per process, which costs
+ * address space but no memory;
+ * mmapio_trim() gives it back. The handle's pages are unmapped either
+ * way: a pointer into them faults.
+ *
  * Never fails. A pending asynchronous write-back error is not reported
  * here: call mmapio_flush() first to learn it.
  */
 MMAPIO_API void mmapio_close(mmapio_map *m);
+
+/**
+ * Gives the address space that closed handles left for reuse (see
+ * mmapio_close) back to the system, e.g. before a leak check that counts
+ * mappings or in a process that has finished with mmapio. Safe from any
+ * thread at any time; handles opened later may keep some again.
+ *
+ * Never fails.
+ */
+MMAPIO_API void mmapio_trim(void);
 
 /**
  * Consumes the handle: unmaps it and hands its file descriptor back to

@@ -185,7 +185,9 @@ static inline uint64_t mmi_round_page(uint64_t v) {
  * to reserve ahead (32-bit), where a handle reserves only its length. */
 #define MMI_GROWTH_RESERVE (sizeof(void *) >= 8 ? (size_t)1 << 30 : 0)
 /* Reserves reserve bytes of address space and maps the file over all of
- * them (nothing when mapped is 0: an empty file). */
+ * them, or over the first huge pages of the spare reservation that a
+ * closed handle left (region.c); nothing when mapped is 0 (an empty
+ * file). */
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
                       size_t reserve);
 /* mmi_region_create, and where reserve cannot be had (an address space

@@ -163,8 +163,11 @@ void *mmi_os_map_file(void *at, size_t len, mmapio_mode mode, int fd,
                       uint64_t off);
 /* Replaces [at, at+len) with private zero-filled memory. */
 int mmi_os_map_zeros(void *at, size_t len);
-/* Replaces [at, at+len) with reserved address space nothing can touch. */
-int mmi_os_map_none(void *at, size_t len);
+/* Replaces [at, at+len) with reserved address space nothing can touch;
+ * apart: as an area of its own, which the system does not merge with
+ * reserved address space beside it, so that mapping over all of it later
+ * splits nothing (where the system cannot tell them apart, it merges). */
+int mmi_os_map_none(void *at, size_t len, bool apart);
 /* Makes the mapping over [at, at+len) accessible as mode says (open), or
  * not at all; what it maps stays. 0, or -1 and errno. */
 int mmi_os_protect(void *at, size_t len, mmapio_mode mode, bool open);

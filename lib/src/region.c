@@ -13,8 +13,18 @@
  * aliasing some later mapping; the first shrink also gives the file's
  * mapping past the old length back to PROT_NONE, since truncating a file
  * walks every mapping of it past the new end. Growing over quarantined or
- * reserved pages maps the file there again. Nothing is unmapped before
- * close.
+ * reserved pages maps the file there again, over reserved pages up to a
+ * huge-page boundary at once. Nothing is unmapped before close.
+ *
+ * The spare: splitting an area of address space in two (the mprotect
+ * above, or mapping into part of a reservation) and merging two back
+ * cost as much as mapping, so closing a handle whose reservation has the
+ * default size keeps that reservation for the next one, all PROT_NONE,
+ * with its first huge page as an area of its own (the head). The next
+ * one maps its file over the head, replacing it whole, with one call,
+ * and finds the rest reserved; its close makes the head again. One is
+ * kept per process: it costs address space, no memory and no commit
+ * charge; mmapio_trim gives it back.
  */
 #include "internal.h"
 #include "os.h"
@@ -28,6 +38,11 @@ size_t mmi_page_ask(void) {
   atomic_store_explicit(&mmi_page_cache, p, memory_order_relaxed);
   return p;
 }
+
+/* The spare reservation (see above): MMI_GROWTH_RESERVE bytes, all
+ * PROT_NONE, the first huge page of them an area of its own, or NULL.
+ * Taken and given back by exchange, so two threads never share it. */
+static _Atomic(unsigned char *) spare;
 
 /* Maps file bytes [from, upto) at `at + from`, or anywhere when at is
  * NULL (then from is 0); the address in *out. */
@@ -57,7 +72,7 @@ static int map_zeros(unsigned char *at, size_t len) {
 
 /* Replaces [at, at+len) with reserved address space (PROT_NONE). */
 static int map_none(unsigned char *at, size_t len) {
-  if (mmi_os_map_none(at, len) != 0)
+  if (mmi_os_map_none(at, len, false) != 0)
     return mmi_fail(MMAPIO_E_IO, errno, "mmap",
                     "releasing %zu bytes of the reservation failed", len);
   return 0;
@@ -76,12 +91,57 @@ static int protect(mmi_region *r, const mmapio_map *m, size_t upto, bool open) {
   return 0;
 }
 
-/* The accessible end for a file of `need` bytes in r: whole huge pages,
- * so that growing costs an mprotect once per huge page at most. */
-static size_t open_end_for(const mmi_region *r, size_t need) {
-  if (need >= r->mapped - r->mapped % MMI_HUGE_ALIGN)
-    return r->mapped;
+/* Where a mapping of the file, or its accessible part, that must reach
+ * `need` ends when it may end anywhere up to `limit`: the next huge-page
+ * boundary (or limit), so that growing maps or opens pages once per huge
+ * page at most. */
+static size_t huge_end(size_t need, size_t limit) {
+  if (need >= limit - limit % MMI_HUGE_ALIGN)
+    return limit;
   return (need + MMI_HUGE_ALIGN - 1) & ~(MMI_HUGE_ALIGN - 1);
+}
+
+/* Offers a released region, [0, used) of which holds mappings, as the
+ * spare: its first huge page an area of PROT_NONE of its own (the head),
+ * the rest PROT_NONE. False when it is not kept (the caller unmaps it). */
+static bool keep_spare(unsigned char *base, size_t reserve, size_t used) {
+  if (reserve != MMI_GROWTH_RESERVE || reserve <= MMI_HUGE_ALIGN ||
+      atomic_load_explicit(&spare, memory_order_relaxed) != NULL)
+    return false;
+  if (used > MMI_HUGE_ALIGN &&
+      mmi_os_map_none(base + MMI_HUGE_ALIGN, used - MMI_HUGE_ALIGN, false) != 0)
+    return false;
+  if (mmi_os_map_none(base, MMI_HUGE_ALIGN, true) != 0)
+    return false;
+  unsigned char *none = NULL;
+  return atomic_compare_exchange_strong_explicit(
+      &spare, &none, base, memory_order_release, memory_order_relaxed);
+}
+
+/* Maps the file over the spare, when there is one and reserve is its
+ * size: over its head, which it replaces whole, and past it over the
+ * rest. True with r set up or *rc an error (the spare is then given up),
+ * false when there is no spare. */
+static bool create_in_spare(mmi_region *r, const mmapio_map *m, size_t mapped,
+                            size_t reserve, int *rc) {
+  if (reserve != MMI_GROWTH_RESERVE || mapped == 0)
+    return false;
+  unsigned char *base =
+      atomic_exchange_explicit(&spare, NULL, memory_order_acquire);
+  if (base == NULL)
+    return false;
+  size_t upto = huge_end(mapped, reserve);
+  *rc = map_file(base, m, 0, MMI_HUGE_ALIGN);
+  if (*rc == 0 && upto > MMI_HUGE_ALIGN)
+    *rc = map_file(base, m, MMI_HUGE_ALIGN, upto);
+  if (*rc != 0) {
+    mmi_os_unmap(base, reserve);
+    return true;
+  }
+  r->base = base;
+  r->reserve = reserve;
+  r->mapped = r->zeros_end = r->open_end = upto;
+  return true;
 }
 
 int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
@@ -90,12 +150,15 @@ int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
   /* A whole number of huge pages, so that the kernel can align it; the
    * file's mapping may end past the file (see above). */
   reserve = mmi_round_huge(reserve);
+  int rc = 0;
+  if (create_in_spare(r, m, mapped, reserve, &rc))
+    return rc;
   bool one_call =
       mapped > 0 && (reserve < MMI_HUGE_ALIGN || mmi_os_kernel_aligns(reserve));
   if (one_call) {
     /* One system call, when the kernel places the mapping on a huge-page
      * boundary (or it is too small to care). */
-    int rc = map_file_at(NULL, m, 0, reserve, &base);
+    rc = map_file_at(NULL, m, 0, reserve, &base);
     if (rc != 0)
       return rc;
     one_call = reserve < MMI_HUGE_ALIGN || mmi_huge_aligned(base);
@@ -108,7 +171,7 @@ int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
       return mmi_fail(MMAPIO_E_IO, errno, "mmap",
                       "reserving %zu bytes of address space failed", reserve);
     if (mapped > 0) {
-      int rc = map_file(base, m, 0, reserve);
+      rc = map_file(base, m, 0, reserve);
       if (rc != 0) {
         mmi_os_unmap(base, reserve);
         return rc;
@@ -118,7 +181,7 @@ int mmi_region_create(mmi_region *r, const mmapio_map *m, size_t mapped,
   r->base = base;
   r->reserve = reserve;
   r->mapped = r->zeros_end = r->open_end = mapped > 0 ? reserve : 0;
-  int rc = protect(r, m, open_end_for(r, mapped), false);
+  rc = protect(r, m, huge_end(mapped, r->mapped), false);
   if (rc != 0) {
     mmi_os_unmap(base, reserve);
     r->base = NULL;
@@ -142,10 +205,14 @@ int mmi_region_extend(mmi_region *r, const mmapio_map *m, size_t upto) {
   if (upto <= r->open_end)
     return 0;
   if (upto <= r->mapped)
-    return protect(r, m, open_end_for(r, upto), true);
+    return protect(r, m, huge_end(upto, r->mapped), true);
   /* Past the file's mapping: map it again from the accessible end, over
-   * its PROT_NONE part, the zeros of a shrink and the reservation. */
+   * its PROT_NONE part, the zeros of a shrink and the reservation; into
+   * the reservation up to a huge-page boundary (zeros stay zeros past
+   * the end, for stale pointers). */
   size_t from = r->open_end;
+  if (upto > r->zeros_end)
+    upto = huge_end(upto, r->reserve);
   int rc = map_file(r->base, m, from, upto);
   if (rc != 0) {
     /* A failed MAP_FIXED may have dropped what was there; put back
@@ -169,11 +236,12 @@ int mmi_region_quarantine(mmi_region *r, size_t keep, size_t had) {
     had = r->mapped;
   if (keep >= had)
     return 0;
-  if (r->mapped == r->reserve && had < r->reserve) {
-    /* The first shrink: the file's mapping past the old length goes, so
-     * that truncating the file (this shrink's, and every later one's)
-     * does not have to walk it. Nothing can point there. */
-    int rc = map_none(r->base + had, r->reserve - had);
+  if (had < r->mapped) {
+    /* The file's mapping past the old length (the first shrink's, or a
+     * huge page's rest after growth) goes, so that truncating the file
+     * (this shrink's, and every later one's) does not have to walk it.
+     * Nothing can point there; there are no zeros past it. */
+    int rc = map_none(r->base + had, r->mapped - had);
     if (rc != 0)
       return rc;
     r->mapped = r->zeros_end = had;
@@ -197,8 +265,16 @@ int mmi_region_widen(mmi_region *r, size_t reserve) {
 }
 
 void mmi_region_release(mmi_region *r) {
-  if (r->base != NULL)
+  size_t used = r->mapped > r->zeros_end ? r->mapped : r->zeros_end;
+  if (r->base != NULL && !keep_spare(r->base, r->reserve, used))
     mmi_os_unmap(r->base, r->reserve);
   r->base = NULL;
   r->reserve = r->mapped = r->open_end = r->zeros_end = 0;
+}
+
+void mmapio_trim(void) {
+  unsigned char *base =
+      atomic_exchange_explicit(&spare, NULL, memory_order_acquire);
+  if (base != NULL)
+    mmi_os_unmap(base, MMI_GROWTH_RESERVE);
 }

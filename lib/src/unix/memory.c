@@ -89,11 +89,14 @@ int mmi_os_map_zeros(void *at, size_t len) {
   return p == MAP_FAILED ? -1 : 0;
 }
 
-int mmi_os_map_none(void *at, size_t len) {
+int mmi_os_map_none(void *at, size_t len, bool apart) {
+  /* Without MAP_NORESERVE, which a PROT_NONE mapping needs no more than
+   * with it (it is never charged), the flags differ from the rest of the
+   * reservation's, and Linux merges only areas whose flags are equal. */
+  int flags =
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (apart ? 0 : MMI_MAP_NORESERVE);
   MMI_REMAP_BEGIN();
-  void *p = mmi_sys.mmap(
-      at, len, PROT_NONE,
-      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MMI_MAP_NORESERVE, -1, 0);
+  void *p = mmi_sys.mmap(at, len, PROT_NONE, flags, -1, 0);
   MMI_REMAP_END();
   return p == MAP_FAILED ? -1 : 0;
 }
