@@ -161,8 +161,13 @@ TEST_CASE("mmapio_close: a read-write handle's reservation is kept, "
     while (next < end) {
       const Vma *v = vma_containing(maps, next);
       REQUIRE(v != nullptr);
+      INFO(std::hex << v->start << "-" << v->end << " " << v->perms << " "
+                    << v->path << " (reservation at "
+                    << static_cast<void *>(first) << ")");
       CHECK(v->perms.substr(0, 3) == "---");
-      CHECK(v->path.empty());
+      // No file; the kernel may still name it ("[heap]" under valgrind,
+      // whose emulated break lies in address space the kernel counts).
+      CHECK((v->path.empty() || v->path[0] == '['));
       next = v->end;
     }
   }
