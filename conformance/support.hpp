@@ -17,6 +17,7 @@
 // exhaust_memory_in_child / allocation_failure_testable /
 // limit_address_space / open_without_memory / check_out_of_memory
 // (NO_MEMORY tests), create_map / open_map / open_policy / MappedFile,
+// leave_spare,
 // read_map, file_size, SegPtr, query_capability.
 //
 // Skipping: MMAPIO_SKIP(reason) is the suite's one way to skip (see
@@ -928,6 +929,14 @@ inline MapPtr open_map(const std::string &path, mmapio_mode mode) {
   REQUIRE_OK(mmapio_open(&m, path.c_str(), mode));
   REQUIRE(m != nullptr);
   return MapPtr(m);
+}
+
+// Closes a read-write handle, whose reservation the library keeps for the
+// next one (mmapio_close; mmapio_trim gives it back).
+inline void leave_spare() {
+  mmapio_map *m = nullptr;
+  REQUIRE_OK(mmapio_anon(&m, 4096));
+  mmapio_close(m);
 }
 
 // A file of size pattern bytes (pattern_bytes(size, seed)) mapped in mode

@@ -219,13 +219,6 @@ ProcessState process_state(const std::string &dir) {
   return s;
 }
 
-// Closes a read-write handle, whose reservation the library keeps.
-void leave_spare() {
-  mmapio_map *m = nullptr;
-  REQUIRE_OK(mmapio_anon(&m, 4096));
-  mmapio_close(m);
-}
-
 std::string describe(const ProcessState &s) {
   std::ostringstream o;
   o << s.fds << " fds, " << s.tasks << " threads, " << s.file_maps

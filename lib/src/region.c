@@ -101,11 +101,17 @@ static size_t huge_end(size_t need, size_t limit) {
   return (need + MMI_HUGE_ALIGN - 1) & ~(MMI_HUGE_ALIGN - 1);
 }
 
+/* Whether a reservation of reserve bytes has the spare's size: the
+ * default one, where there is one (not on 32-bit). */
+static bool spare_sized(size_t reserve) {
+  return reserve == MMI_GROWTH_RESERVE && reserve > MMI_HUGE_ALIGN;
+}
+
 /* Offers a released region, [0, used) of which holds mappings, as the
  * spare: its first huge page an area of PROT_NONE of its own (the head),
  * the rest PROT_NONE. False when it is not kept (the caller unmaps it). */
 static bool keep_spare(unsigned char *base, size_t reserve, size_t used) {
-  if (reserve != MMI_GROWTH_RESERVE || reserve <= MMI_HUGE_ALIGN ||
+  if (!spare_sized(reserve) ||
       atomic_load_explicit(&spare, memory_order_relaxed) != NULL)
     return false;
   if (used > MMI_HUGE_ALIGN &&
@@ -124,7 +130,7 @@ static bool keep_spare(unsigned char *base, size_t reserve, size_t used) {
  * false when there is no spare. */
 static bool create_in_spare(mmi_region *r, const mmapio_map *m, size_t mapped,
                             size_t reserve, int *rc) {
-  if (reserve != MMI_GROWTH_RESERVE || mapped == 0)
+  if (!spare_sized(reserve) || mapped == 0)
     return false;
   unsigned char *base =
       atomic_exchange_explicit(&spare, NULL, memory_order_acquire);
