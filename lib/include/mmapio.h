@@ -2684,16 +2684,19 @@ static inline bool mmapio_chunks_next(mmapio_chunks *it, mmapio_chunk *out) {
   return true;
 }
 
-/* Private: the inline mmapio_read; do not call it yourself. */
+/* Private: the inline mmapio_read; do not call it yourself. A NULL buf
+ * goes to the exported function whatever len is (it accepts one with len
+ * 0), so the copy here needs no test of len: memcpy's pointers are then
+ * valid for every len, 0 included. */
 static inline int mmapio_read_inline_(const mmapio_map *m, uint64_t off,
                                       void *buf, size_t len) {
   unsigned char *p;
-  if ((buf == NULL && len > 0) || !mmapio_addr_(m, false, off, len, 1, &p) ||
-      MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
-                   relaxed))
+  if (MMAPIO_UNLIKELY_(
+          buf == NULL || !mmapio_addr_(m, false, off, len, 1, &p) ||
+          MMAPIO_LOAD_(&((const mmapio_map_head_ *)(const void *)m)->guarded_,
+                       relaxed)))
     return (mmapio_read)(m, off, buf, len);
-  if (len > 0)
-    memcpy(buf, p, len);
+  memcpy(buf, p, len);
   return 0;
 }
 #define mmapio_read(m, off, buf, len) mmapio_read_inline_(m, off, buf, len)
