@@ -141,8 +141,9 @@ double resident(const void *addr, size_t len);
 // (POSIX_FADV_DONTNEED), checks with mincore. Returns the resident
 // fraction after the drop (0 when really cold).
 double make_cold(int fd, void *addr, size_t len);
-// Faults in every page of [addr, addr+len) by reading one byte per page
-// and returns the resident fraction (1 when really warm).
+// Faults in every page of [addr, addr+len) by reading one byte per page,
+// again (up to four passes) while a page is missing, and returns the
+// resident fraction (1 when really warm).
 double make_warm(const void *addr, size_t len);
 // For benchmarks: marks the run warm and fails it unless resident is 1.
 bool require_warm(benchmark::State &st, const void *addr, size_t len);
