@@ -516,9 +516,10 @@ static inline int mmapio_view_mut(mmapio_map *m, uint64_t off, size_t len,
 /**
  * Copies [off, off+len) out of the mapping into buf. A call of
  * mmapio_read is inline (a macro): the checks of mmapio_view, then
- * memcpy, and the exported function only when a check fails or the guard
- * is on. (mmapio_read)(...), &mmapio_read and bindings that look the
- * symbol up reach the exported function, which behaves the same.
+ * memcpy, and the exported function only when a check fails, buf is NULL
+ * (whatever len is) or the guard is on. (mmapio_read)(...), &mmapio_read
+ * and bindings that look the symbol up reach the exported function, which
+ * behaves the same.
  *
  * Returns: 0.
  * Errors:
