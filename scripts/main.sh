@@ -139,9 +139,9 @@ quick_flag=()
 # over two mappings of one file differs by up to a tenth between
 # processes; one process's median of 15 missed the chunks target that the
 # pooled medians of four processes met by a margin. In a full run the
-# chunks group (gated, and 9 s a process) runs in several processes, its
-# repetitions pooled (scripts/pool_runs.py), so that its medians judge
-# the code over several deals rather than one. The touch group stays one
+# chunks group (gated, and 9 s a process) runs in several processes, one
+# file each (<group>.<k>.json), which gate.py and report.py pool, so that
+# its medians judge the code over several deals rather than one. The touch group stays one
 # process: its gated misses were cold and sparse states, which map new
 # pages at every repetition, and a process of it takes minutes.
 group_procs() {
@@ -182,24 +182,21 @@ run_group() {
 }
 n=${#glist[@]}
 i=0
+runs=() # every process's results, for the gates
 for g in "${glist[@]}"; do
   i=$((i + 1))
   p=$(group_procs "$g")
   if [ "$p" -eq 1 ]; then
     step "group $i/$n: $g ($((n - i)) remaining after it; $(elapsed) so far)"
     run_group "$g" "$raw/$g"
+    runs+=("$raw/$g.json")
     continue
   fi
-  parts=() metas=()
   for k in $(seq 1 "$p"); do
     step "group $i/$n: $g, process $k of $p ($((n - i)) remaining after it; $(elapsed) so far)"
-    run_group "$g" "$raw/$g.p$k"
-    parts+=("$raw/$g.p$k.json") metas+=("$raw/$g.p$k.meta.json")
+    run_group "$g" "$raw/$g.$k"
+    runs+=("$raw/$g.$k.json")
   done
-  python3 "$root/scripts/pool_runs.py" "$raw/$g.json" "${parts[@]}" \
-    --meta "$raw/$g.meta.json" "${metas[@]}"
-  for k in $(seq 1 "$p"); do cat "$raw/$g.p$k.log"; done >"$raw/$g.log"
-  rm -f "${parts[@]}" "${metas[@]}" "$raw/$g".p*.log
 done
 
 # 4. The machine, for the report.
@@ -242,8 +239,6 @@ done
 step "gate 1"
 gate_rc=0
 t_gate=$(date +%s)
-runs=()
-for g in "${glist[@]}"; do runs+=("$raw/$g.json"); done
 rerun_budget=900
 [ "$ci" -eq 1 ] && rerun_budget=240
 python3 "$root/scripts/gate.py" gate1 --config "$root/perf/gates.json" \
@@ -272,7 +267,7 @@ if [ "$ci" -eq 0 ]; then
 fi
 
 step "done in $(elapsed)"
-echo "  raw results:     $raw/<group>.json (+ .meta.json, .log, machine.txt)"
+echo "  raw results:     $raw/<group>[.<process>].json (+ .meta.json, .log, machine.txt)"
 echo "  gate 1 verdict:  $out/gate1.json, $out/gate1.junit.xml"
 [ "$ci" -eq 1 ] || echo "  SPEC targets:    $out/spec.json (every target, misses re-run)"
 if [ "$ci" -eq 0 ]; then

@@ -107,17 +107,36 @@ class Target:
         return gate.find_target(self.entries, op, variant)
 
 
+def pool_meta(metas):
+    """One group's meta from its processes' (main.sh runs a group in
+    several processes as <group>.<k>.json): the first's, with the largest
+    peak RSS and the count of processes."""
+    meta = dict(metas[0])
+    rss = [m["peak_rss_kib"] for m in metas if isinstance(m.get("peak_rss_kib"), int)]
+    if rss:
+        meta["peak_rss_kib"] = max(rss)
+    meta["processes"] = len(metas)
+    return meta
+
+
 def load(raw):
-    runs = {}
+    """The runs, metas and machine of a raw directory. A group is the
+    file name up to its first dot: <group>.json, or <group>.<k>.json for
+    each process of a group run in several, whose repetitions gate.Run
+    pools (repetition k of one file paired with repetition k of the same
+    file)."""
+    paths = {}
     metas = {}
     for path in sorted(glob.glob(os.path.join(raw, "*.json"))):
         base = os.path.basename(path)
+        group = base.split(".", 1)[0]
         if base.endswith(".meta.json"):
             with open(path) as f:
-                metas[base[: -len(".meta.json")]] = json.load(f)
-            continue
-        group = base[: -len(".json")]
-        runs[group] = gate.Run([path])
+                metas.setdefault(group, []).append(json.load(f))
+        else:
+            paths.setdefault(group, []).append(path)
+    runs = {g: gate.Run(ps) for g, ps in paths.items()}
+    metas = {g: pool_meta(ms) for g, ms in metas.items()}
     machine = machine_info.read(os.path.join(raw, "machine.txt"))
     return runs, metas, machine
 

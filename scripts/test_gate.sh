@@ -397,36 +397,31 @@ assert other["target_met"] is False and "decided" not in other, other
 assert "re-run: 1.0" in report.fmt_decided(1.3, same["decided"])' "$tmp/spr.json" "$root/scripts"
 
 echo "== synthetic: a group's processes pooled"
-pool=(python3 "$root/scripts/pool_runs.py")
-# Three processes of 3 repetitions; in the first, touch_cold 1 MiB is 1.3x
-# its floor (a process dealt a bad hand), in the other two 1.0x.
+# Three processes of 3 repetitions, one file each as main.sh writes them;
+# in the first, touch_cold 1 MiB is 1.3x its floor (a process dealt a bad
+# hand), in the other two 1.0x.
+mkdir -p "$tmp/raw"
 good_run | sed 's|^BM_touch_cold_mmapio/1048576/manual_time .*|BM_touch_cold_mmapio/1048576/manual_time 1950000 1960000 1940000|' |
-  fixture "$tmp/p1.json" ""
+  fixture "$tmp/raw/g.1.json" ""
 good_run | sed 's|^BM_touch_cold_mmapio/1048576/manual_time .*|BM_touch_cold_mmapio/1048576/manual_time 1500000 1510000 1490000|' |
-  fixture "$tmp/p2.json" ""
-cp "$tmp/p2.json" "$tmp/p3.json"
-echo '{"group": "g", "peak_rss_kib": 100}' >"$tmp/p1.meta.json"
-echo '{"group": "g", "peak_rss_kib": 300}' >"$tmp/p2.meta.json"
-expect "pool_runs pools three processes' runs and their meta" 0 "" -- \
-  "${pool[@]}" "$tmp/pooled.json" "$tmp/p1.json" "$tmp/p2.json" "$tmp/p3.json" \
-  --meta "$tmp/pooled.meta.json" "$tmp/p1.meta.json" "$tmp/p2.meta.json"
-expect "the pool keeps every repetition, each process's indices after the last's" 0 "" -- \
-  python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-reps = [b["repetition_index"] for b in d["benchmarks"]
-        if b["name"] == "BM_touch_cold_mmapio/1048576/manual_time"]
-assert reps == list(range(9)), reps
-assert all(b["run_type"] == "iteration" for b in d["benchmarks"])
-assert d["context"]["mmapio_processes"] == 3 and d["context"]["mmapio_group"] == "g", d["context"]
-m = json.load(open(sys.argv[2]))
-assert m["peak_rss_kib"] == 300 and m["processes"] == 2, m' "$tmp/pooled.json" "$tmp/pooled.meta.json"
+  fixture "$tmp/raw/g.2.json" ""
+cp "$tmp/raw/g.2.json" "$tmp/raw/g.3.json"
+echo '{"group": "g", "peak_rss_kib": 100}' >"$tmp/raw/g.1.meta.json"
+echo '{"group": "g", "peak_rss_kib": 300}' >"$tmp/raw/g.2.meta.json"
+expect "the report pools a group's processes' runs and their meta" 0 "" -- \
+  python3 -c 'import sys
+sys.path.insert(0, sys.argv[2])
+import report
+runs, metas, _ = report.load(sys.argv[1])
+assert list(runs) == ["g"] and list(metas) == ["g"], (list(runs), list(metas))
+b = runs["g"].benches["BM_touch_cold_mmapio/1048576/manual_time"]
+assert len(b.samples) == 9 and len(b.keyed) == 9, b.keyed
+assert metas["g"]["peak_rss_kib"] == 300 and metas["g"]["processes"] == 2, metas' "$tmp/raw" "$root/scripts"
 expect "gate1 fails the first process alone (1.3x on its medians, no re-run)" 1 \
-  "^FAIL +touch_cold/1048576/manual_time" -- "${gate[@]}" gate1 "$tmp/p1.json"
-expect "gate1 passes the pool on its medians, with no re-run" 0 \
+  "^FAIL +touch_cold/1048576/manual_time" -- "${gate[@]}" gate1 "$tmp/raw/g.1.json"
+expect "gate1 passes the three processes pooled on their medians, with no re-run" 0 \
   "^PASS +touch_cold/1048576/manual_time .*= 1\.0[0-9]* \(target <= 1\.15\)$" -- \
-  "${gate[@]}" gate1 "$tmp/pooled.json"
-expect "pool_runs: unreadable input is an error" 2 "cannot read" -- \
-  "${pool[@]}" "$tmp/pooled2.json" "$tmp/p1.json" "$tmp/nonexistent.json"
+  "${gate[@]}" gate1 "$tmp/raw/g.1.json" "$tmp/raw/g.2.json" "$tmp/raw/g.3.json"
 
 if [ "$synthetic_only" -eq 1 ]; then
   echo "(real runs skipped: --synthetic-only)"
