@@ -39,17 +39,27 @@ typedef struct mmi_region {
 
 /* Up to MMI_WAYS_MAX ways to do the same work, and what each has cost per
  * page lately (ticks per page times 16, the lower quartile of recent
- * calls; 0 when never measured), as touch.c learns them. Updated without
- * locks: a lost update only delays learning. */
+ * calls; 0 when never measured) and how many calls that rests on (0, 1,
+ * or 2 for two and more), as touch.c learns them; for a handle's pages not
+ * mapped, also the kind of page (MMI_ABSENT_*) the figures are of. Updated
+ * without locks: a lost update only delays learning. */
 #define MMI_WAYS_MAX 3u
 typedef struct mmi_choice {
   _Atomic uint32_t cost[MMI_WAYS_MAX];
   _Atomic uint32_t calls;
+  _Atomic unsigned char timed[MMI_WAYS_MAX];
+  _Atomic unsigned char kind;
 } mmi_choice;
 
 /* touch.c's size classes: ranges of [4^c, 4^(c+1)) pages; the last one is
  * open. */
 #define MMI_TOUCH_CLASSES 12u
+/* touch.c's kinds of pages not mapped, which it learns apart: what they
+ * hold sets what faulting them in costs, by orders of magnitude. */
+#define MMI_ABSENT_DATA 0u   /* data on the device, or not told apart */
+#define MMI_ABSENT_CACHED 1u /* in the page cache */
+#define MMI_ABSENT_HOLE 2u   /* a hole of the file */
+#define MMI_ABSENT_KINDS 3u
 
 struct mmapio_map {
   /* First: the base, length and mode that the header's inline views and
@@ -98,13 +108,14 @@ struct mmapio_map {
   struct mmi_flusher *flusher; /* EVERY_MILLIS thread (flush_thread.c) */
 
   /* How this handle's pages that are not mapped came in lately, by
-   * populate or by the loop, per size class (touch.c). What that costs
-   * depends on the file more than on the machine (pages cached, on the
-   * device, or holes), so it is learned per handle: learned per process,
-   * one file's pages read from the device and another's holes would
-   * decide for each other. Zero at open: until a way is measured here,
-   * the process's figure for it stands in while this file's costs agree
-   * with the process's (touch.c, choose_absent). */
+   * populate or by the loop, per size class (touch.c), for the kind of
+   * page its last range of the class held (a range of another kind starts
+   * the class again). What that costs depends on the file more than on the
+   * machine (pages cached, on the device, or holes), so it is learned per
+   * handle: learned per process, one file's pages read from the device and
+   * another's holes would decide for each other. Zero at open: until a way
+   * is measured here, the process's figure for that kind stands in while
+   * this file's costs agree with it (touch.c, choose_absent). */
   mmi_choice absent_ways[MMI_TOUCH_CLASSES];
 };
 

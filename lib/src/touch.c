@@ -24,8 +24,9 @@
  * choice between ways, per size class of the range, whose cost per page the
  * library learns from its own calls (the tick counter around the work):
  * the loop's way per process (it is the processor's), populate or loop
- * per handle (it is the file's: cached, on the device, or holes), with
- * what the process's other handles learned as the prior of a new one.
+ * per handle and per kind of page (it is the file's: cached, on the
+ * device, or holes), with what the process's other handles learned of
+ * that kind as the prior of a new one.
  * Now and then a call of a class runs another way instead, alone over
  * the whole range, and times it, so a change of conditions is noticed:
  * every 128th call when the two cost about the same, rarer the more the
@@ -78,6 +79,10 @@
  * of a mapped page, even a page walk through nested page tables, takes
  * a fraction of it. */
 #define MMI_FAULT_US_MIN 0.5
+/* Ranges of pages not mapped of at least this many pages (size class 4 and
+ * up) are told apart by kind, at the cost of up to two system calls, a
+ * small part of faulting so many pages in. */
+#define MMI_TOUCH_KIND_PAGES 256u
 /* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
 /* Every this many calls of a size class, a trusted run times its first
@@ -101,7 +106,13 @@
  * prior a handle goes by until it has measured for itself (absent_prior):
  * running the way not measured on a new handle's first call would cost
  * that call up to the slower way's price, and most handles touch a
- * range once. */
+ * range once. Both go by the kind of page (absent_kind): holes, cached
+ * pages and data on the device cost each way several times apart (the
+ * harness's sparse and cold 8 MiB files: populate about 0.4 against 1.5
+ * microseconds a page), so one kind's figures are no guide for another.
+ * The process keeps each kind's; a handle, the kind its last range of a
+ * class held (a handle's ranges are mostly of one kind, and its figures
+ * are part of its heap). */
 #define MMI_WAY_BARE 0u
 #define MMI_WAY_CHECKED 1u
 #define MMI_WAY_PACED 2u
@@ -111,7 +122,7 @@ _Static_assert(MMI_MAPPED_WAYS >= 2 && MMI_MAPPED_WAYS <= MMI_WAYS_MAX,
 #define MMI_WAY_POPULATE 0u
 #define MMI_WAY_LOOP 1u
 static mmi_choice mapped_ways[MMI_TOUCH_CLASSES];
-static mmi_choice absent_prior[MMI_TOUCH_CLASSES];
+static mmi_choice absent_prior[MMI_TOUCH_CLASSES][MMI_ABSENT_KINDS];
 
 static unsigned size_class(size_t pages) {
   unsigned c = 0;
@@ -181,24 +192,36 @@ static mmi_pick choose_mapped(mmi_choice *c) {
   return pick(n, cost, MMI_MAPPED_WAYS, MMI_EXPLORE_EVERY);
 }
 
-/* A handle's pick for pages not mapped: its own costs, and for a way it
- * has not measured, the process's, while they hold for this file: a way
- * it measured at more than twice what the process has seen means another
- * kind of file (the device, not the page cache, say), whose way not yet
- * measured is then timed rather than guessed. */
+/* Whether c's figure for way rests on two calls or more. */
+static bool timed_twice(const mmi_choice *c, unsigned way) {
+  return atomic_load_explicit(&c->timed[way], memory_order_relaxed) >= 2;
+}
+
+/* A handle's pick for pages not mapped: its own costs, and the process's
+ * where they hold for this file. A way the handle timed twice or more at
+ * over twice what the process has seen means another kind of file
+ * (another device, say): its way not yet measured is then timed rather
+ * than guessed. One timing does not decide that, and a way timed once
+ * counts at the lower of its figure and the process's: one call can be
+ * slow for reasons of its own (a host fault under a hypervisor), and
+ * taken so it made a handle give up the faster way for its whole life (in
+ * the harness, a sparse 8 MiB file's first populate at ten times its usual
+ * cost sent a new handle to the loop, at 4 times populate's time, for all
+ * its hundreds of calls). */
 static mmi_pick choose_absent(mmi_choice *own, const mmi_choice *prior) {
   uint32_t n = next_call(own);
-  uint32_t cost[2];
+  uint32_t cost[2], seen[2];
   bool alike = true;
   for (unsigned w = 0; w < 2; w++) {
     cost[w] = cost_of(own, w);
-    uint32_t seen = cost_of(prior, w);
-    if (cost[w] != 0 && seen != 0 && cost[w] / 2 > seen)
+    seen[w] = cost_of(prior, w);
+    if (timed_twice(own, w) && seen[w] != 0 && cost[w] / 2 > seen[w])
       alike = false;
   }
   for (unsigned w = 0; w < 2 && alike; w++)
-    if (cost[w] == 0)
-      cost[w] = cost_of(prior, w);
+    if (cost[w] == 0 ||
+        (!timed_twice(own, w) && seen[w] != 0 && seen[w] < cost[w]))
+      cost[w] = seen[w];
   return pick(n, cost, 2, MMI_EXPLORE_EVERY);
 }
 
@@ -222,8 +245,13 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
    * often, over the way that is usually faster (PERFORMANCE.md, "Why the
    * library does what it does"). */
   uint32_t old = atomic_load_explicit(&c->cost[way], memory_order_relaxed);
+  unsigned char timed =
+      atomic_load_explicit(&c->timed[way], memory_order_relaxed);
   uint32_t next;
-  if (old == 0) {
+  if (old == 0 || (timed == 1 && rate < old)) {
+    /* A figure that rests on one call gives way to a lower second: the
+     * first call of a kind is the one most exposed (new page tables, a
+     * cold cache, a host fault). */
     next = (uint32_t)rate;
   } else if (rate < old) {
     uint32_t step = old * 3u / 16u + 1u;
@@ -234,18 +262,26 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
   }
   atomic_store_explicit(&c->cost[way], next == 0 ? 1 : next,
                         memory_order_relaxed);
+  if (timed < 2)
+    atomic_store_explicit(&c->timed[way], (unsigned char)(timed + 1),
+                          memory_order_relaxed);
+}
+
+static void forget(mmi_choice *c) {
+  for (unsigned w = 0; w < MMI_WAYS_MAX; w++) {
+    atomic_store_explicit(&c->cost[w], 0, memory_order_relaxed);
+    atomic_store_explicit(&c->timed[w], 0, memory_order_relaxed);
+  }
+  atomic_store_explicit(&c->calls, 0, memory_order_relaxed);
 }
 
 /* Forgets the costs and the call counts, so that the next call of each
  * class is its first. */
 static void forget_choices(void) {
   for (unsigned i = 0; i < MMI_TOUCH_CLASSES; i++) {
-    for (unsigned w = 0; w < MMI_WAYS_MAX; w++) {
-      atomic_store_explicit(&mapped_ways[i].cost[w], 0, memory_order_relaxed);
-      atomic_store_explicit(&absent_prior[i].cost[w], 0, memory_order_relaxed);
-    }
-    atomic_store_explicit(&mapped_ways[i].calls, 0, memory_order_relaxed);
-    atomic_store_explicit(&absent_prior[i].calls, 0, memory_order_relaxed);
+    forget(&mapped_ways[i]);
+    for (unsigned k = 0; k < MMI_ABSENT_KINDS; k++)
+      forget(&absent_prior[i][k]);
   }
 }
 
@@ -412,11 +448,37 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
   return 0;
 }
 
+/* What s's pages not mapped hold, which sets what faulting them in costs:
+ * a page of the page cache is mapped, a hole is allocated and zeroed, data
+ * is read from the device. Told by the range's last page, since its first
+ * may just have been read (a timed first read reads ahead for the pages
+ * after it): resident (mincore), else a hole or data (SEEK_DATA). Ranges
+ * of fewer than MMI_TOUCH_KIND_PAGES pages are not told apart. */
+static unsigned absent_kind(const mmapio_map *m, mmi_span s, size_t page) {
+  if (s.len / page < MMI_TOUCH_KIND_PAGES)
+    return MMI_ABSENT_DATA;
+  size_t last = (s.len - 1) / page * page;
+  unsigned char in_core = 0;
+  if (mmi_os_residency(s.start + last, page, &in_core) == 0 && (in_core & 1))
+    return MMI_ABSENT_CACHED;
+  uint64_t at = s.off + last;
+  if (m->fd >= 0 && mmi_os_seek_data(m->fd, at, at + page) > at)
+    return MMI_ABSENT_HOLE;
+  return MMI_ABSENT_DATA;
+}
+
 static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
                       size_t page) {
   unsigned cls = size_class(s.len / page);
+  unsigned kind = absent_kind(m, s, page);
   mmi_choice *c = &((mmapio_map *)m)->absent_ways[cls];
-  mmi_choice *prior = &absent_prior[cls];
+  mmi_choice *prior = &absent_prior[cls][kind];
+  /* The handle keeps one kind's figures per class: the pages of a range
+   * of another kind cost what the process has seen of that kind. */
+  if (atomic_load_explicit(&c->kind, memory_order_relaxed) != kind) {
+    forget(c);
+    atomic_store_explicit(&c->kind, (unsigned char)kind, memory_order_relaxed);
+  }
   mmi_pick p = choose_absent(c, prior);
   return absent_way(fn, s, page, p.other_too ? p.other : p.way, c, prior);
 }
