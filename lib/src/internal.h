@@ -42,7 +42,10 @@ typedef struct mmi_region {
  * calls; 0 when never measured) and how many calls that rests on (0, 1,
  * or 2 for two and more), as touch.c learns them; for a handle's pages not
  * mapped, also the kind of page (MMI_ABSENT_*) the figures are of. Updated
- * without locks: a lost update only delays learning. */
+ * without locks: a lost update only delays learning, and threads touching
+ * ranges of one class but of different kinds at once may leave one kind's
+ * figure under the other's until later calls correct it (a wrong estimate
+ * costs speed, never correctness). */
 #define MMI_WAYS_MAX 3u
 typedef struct mmi_choice {
   _Atomic uint32_t cost[MMI_WAYS_MAX];
@@ -54,12 +57,14 @@ typedef struct mmi_choice {
 /* touch.c's size classes: ranges of [4^c, 4^(c+1)) pages; the last one is
  * open. */
 #define MMI_TOUCH_CLASSES 12u
-/* touch.c's kinds of pages not mapped, which it learns apart: what they
- * hold sets what faulting them in costs, by orders of magnitude. */
-#define MMI_ABSENT_DATA 0u   /* data on the device, or not told apart */
-#define MMI_ABSENT_CACHED 1u /* in the page cache */
-#define MMI_ABSENT_HOLE 2u   /* a hole of the file */
-#define MMI_ABSENT_KINDS 3u
+/* touch.c's kinds of pages not mapped, which it learns apart: a page in
+ * the page cache is only mapped, one that is not is read from the device
+ * or, for a hole, allocated and zeroed, at many times the cost. Holes are
+ * not told from data: SEEK_DATA would move the descriptor's offset, which
+ * the caller may share (mmapio_fd, mmapio_from_fd, mmapio_send_fd). */
+#define MMI_ABSENT_UNCACHED 0u /* not in the page cache, or not told */
+#define MMI_ABSENT_CACHED 1u   /* in the page cache */
+#define MMI_ABSENT_KINDS 2u
 
 struct mmapio_map {
   /* First: the base, length and mode that the header's inline views and

@@ -25,8 +25,8 @@
  * library learns from its own calls (the tick counter around the work):
  * the loop's way per process (it is the processor's), populate or loop
  * per handle and per kind of page (it is the file's: cached, on the
- * device, or holes), with what the process's other handles learned of
- * that kind as the prior of a new one.
+ * device, or holes; cached or not is told apart), with what the process's
+ * other handles learned of that kind as the prior of a new one.
  * Now and then a call of a class runs another way instead, alone over
  * the whole range, and times it, so a change of conditions is noticed:
  * every 128th call when the two cost about the same, rarer the more the
@@ -80,8 +80,9 @@
  * a fraction of it. */
 #define MMI_FAULT_US_MIN 0.5
 /* Ranges of pages not mapped of at least this many pages (size class 4 and
- * up) are told apart by kind, at the cost of up to two system calls, a
- * small part of faulting so many pages in. */
+ * up; where the first page was read to look, the pages after it) are told
+ * apart by kind, at the cost of a system call, a small part of faulting
+ * so many pages in. */
 #define MMI_TOUCH_KIND_PAGES 256u
 /* Stack round trips between two pages of the paced loop. */
 #define MMI_TOUCH_PACE 3u
@@ -106,13 +107,12 @@
  * prior a handle goes by until it has measured for itself (absent_prior):
  * running the way not measured on a new handle's first call would cost
  * that call up to the slower way's price, and most handles touch a
- * range once. Both go by the kind of page (absent_kind): holes, cached
- * pages and data on the device cost each way several times apart (the
- * harness's sparse and cold 8 MiB files: populate about 0.4 against 1.5
- * microseconds a page), so one kind's figures are no guide for another.
- * The process keeps each kind's; a handle, the kind its last range of a
- * class held (a handle's ranges are mostly of one kind, and its figures
- * are part of its heap). */
+ * range once. Both go by the kind of page (absent_kind): pages in the page
+ * cache are only mapped, pages that are not are read or allocated, at many
+ * times the cost, so one kind's figures are no guide for the other. The
+ * process keeps each kind's; a handle, the kind its last range of a class
+ * held (a handle's ranges are mostly of one kind, and its figures are part
+ * of its heap). */
 #define MMI_WAY_BARE 0u
 #define MMI_WAY_CHECKED 1u
 #define MMI_WAY_PACED 2u
@@ -267,11 +267,15 @@ static void learn(mmi_choice *c, unsigned way, uint64_t ticks, size_t pages) {
                           memory_order_relaxed);
 }
 
-static void forget(mmi_choice *c) {
+static void forget_costs(mmi_choice *c) {
   for (unsigned w = 0; w < MMI_WAYS_MAX; w++) {
     atomic_store_explicit(&c->cost[w], 0, memory_order_relaxed);
     atomic_store_explicit(&c->timed[w], 0, memory_order_relaxed);
   }
+}
+
+static void forget(mmi_choice *c) {
+  forget_costs(c);
   atomic_store_explicit(&c->calls, 0, memory_order_relaxed);
 }
 
@@ -448,35 +452,33 @@ static int absent_way(const char *fn, mmi_span s, size_t page, unsigned way,
   return 0;
 }
 
-/* What s's pages not mapped hold, which sets what faulting them in costs:
- * a page of the page cache is mapped, a hole is allocated and zeroed, data
- * is read from the device. Told by the range's last page, since its first
- * may just have been read (a timed first read reads ahead for the pages
- * after it): resident (mincore), else a hole or data (SEEK_DATA). Ranges
- * of fewer than MMI_TOUCH_KIND_PAGES pages are not told apart. */
-static unsigned absent_kind(const mmapio_map *m, mmi_span s, size_t page) {
+/* Whether s's pages not mapped are in the page cache (MMI_ABSENT_*),
+ * which sets what faulting them in costs. Told by the range's last page
+ * (mincore), since its first may just have been read (a timed first read
+ * reads ahead for the pages after it). Ranges of fewer than
+ * MMI_TOUCH_KIND_PAGES pages are not told apart. */
+static unsigned absent_kind(mmi_span s, size_t page) {
   if (s.len / page < MMI_TOUCH_KIND_PAGES)
-    return MMI_ABSENT_DATA;
+    return MMI_ABSENT_UNCACHED;
   size_t last = (s.len - 1) / page * page;
   unsigned char in_core = 0;
   if (mmi_os_residency(s.start + last, page, &in_core) == 0 && (in_core & 1))
     return MMI_ABSENT_CACHED;
-  uint64_t at = s.off + last;
-  if (m->fd >= 0 && mmi_os_seek_data(m->fd, at, at + page) > at)
-    return MMI_ABSENT_HOLE;
-  return MMI_ABSENT_DATA;
+  return MMI_ABSENT_UNCACHED;
 }
 
 static int absent_run(const char *fn, const mmapio_map *m, mmi_span s,
                       size_t page) {
   unsigned cls = size_class(s.len / page);
-  unsigned kind = absent_kind(m, s, page);
+  unsigned kind = absent_kind(s, page);
   mmi_choice *c = &((mmapio_map *)m)->absent_ways[cls];
   mmi_choice *prior = &absent_prior[cls][kind];
   /* The handle keeps one kind's figures per class: the pages of a range
-   * of another kind cost what the process has seen of that kind. */
+   * of another kind cost what the process has seen of that kind. The
+   * count of calls stays, so that ranges whose kind changes from call to
+   * call still time the way not chosen on schedule. */
   if (atomic_load_explicit(&c->kind, memory_order_relaxed) != kind) {
-    forget(c);
+    forget_costs(c);
     atomic_store_explicit(&c->kind, (unsigned char)kind, memory_order_relaxed);
   }
   mmi_pick p = choose_absent(c, prior);
